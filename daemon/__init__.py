@@ -1,0 +1,5 @@
+"""svmon: exact, durable indicators for the Internet + Supervision platform."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The record contract of svmon: typed records, their validation, and their JSON Schema."""

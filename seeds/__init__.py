@@ -1,0 +1,1 @@
+"""Reference data (departments, divisions) and the demo scenario generator."""
