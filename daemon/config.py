@@ -56,13 +56,12 @@ ENV_NESTED_DELIMITER = "__"
 CONFIG_FILE_ENV = "SVMON_CONFIG"
 
 _MASK = "**********"
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class Topics(BaseModel):
     """Kafka topic names (SPEC §2)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     events: str = Field("svmon.events", min_length=1, description="Supervision event lifecycle (`event/v1`).")
     inspections: str = Field(
@@ -96,7 +95,7 @@ def _upper(value: object) -> object:
 class KafkaSettings(BaseModel):
     """Connection to the Kafka cluster, consumer tuning and security (SASL/SSL)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Comma-separated `host:port` list of brokers to bootstrap from."
@@ -218,7 +217,7 @@ _POSTGRES_SCHEMES = ("postgresql", "postgres")
 class StoreSettings(BaseModel):
     """Where state and consumed offsets are checkpointed together."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str = Field(
         "sqlite:///svmon-state.db",
@@ -277,7 +276,7 @@ def _mask_url_password(url: str) -> str:
 class HttpSettings(BaseModel):
     """The HTTP server for /metrics, /healthz, /readyz and /api/v1."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (`0.0.0.0` for all).")
     port: int = Field(9108, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
@@ -290,7 +289,7 @@ def _ratio(default: float, meaning: str) -> Any:
 class Targets(BaseModel):
     """Target per indicator, a ratio 0–1 (SPEC §8; defaults from the seed report's levels)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_handling_rate: float = _ratio(0.999, "事件处理率 target.")
     event_on_time_rate: float = _ratio(0.95, "按时处置率 target.")
@@ -305,7 +304,7 @@ class Targets(BaseModel):
 class SlaWorkingDays(BaseModel):
     """Default handling deadline per event kind, in working days after the creation day (SPEC §6)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     risk_warning: int = Field(3, ge=1, description="风险预警: working days to handle.")
     collaborative: int = Field(5, ge=1, description="协同事件: working days to handle.")
@@ -323,7 +322,7 @@ class SlaWorkingDays(BaseModel):
 class DisclosureSettings(BaseModel):
     """Penalty-disclosure limits (SPEC §6)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     publish_within_working_days: int = Field(
         7, ge=1, description="Publish by the end of this working day after `decided_at` (双公示 7; SAMR 20)."
@@ -336,7 +335,7 @@ class DisclosureSettings(BaseModel):
 class CalendarSettings(BaseModel):
     """The working-day calendar."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     override_file: FilePath | None = Field(
         None, description="YAML file with holidays/make-up days for years chinese-calendar does not know."
@@ -350,7 +349,7 @@ LogFormat = Literal["auto", "json", "console"]
 class LogSettings(BaseModel):
     """Logging."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     level: LogLevel = Field("INFO", description="Lowest level written.")
     format: LogFormat = Field(

@@ -41,8 +41,13 @@ def mask_value(value: object) -> object:
     """
     if isinstance(value, str):
         return mask_personal_info(value)
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | float):
         return value
+    if isinstance(value, int):
+        # A mobile number or an all-digit resident ID can arrive as an int; it renders as digits too.
+        digits = str(value)
+        masked = mask_personal_info(digits)
+        return value if masked == digits else masked
     if isinstance(value, Mapping):
         return {mask_value(key): mask_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
