@@ -1,0 +1,311 @@
+"""The engine: partition states, the store and the pipeline, without Kafka.
+
+It applies batches of messages, checkpoints, restores scopes, and answers the metrics collector and
+the indicator API. The Kafka loop (:mod:`daemon.app`), the benchmark and tests drive it; everything
+it does to state happens under :attr:`Engine.lock`, because kafka-python calls the rebalance hooks
+from its own I/O thread and the HTTP server reads from its threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from daemon.calendar import WorkingCalendar
+from daemon.config import Settings
+from daemon.indicators import (
+    Counts,
+    compliance,
+    coverage,
+    event_gauges,
+    onboarding,
+    requests_open,
+    sum_days,
+)
+from daemon.metrics import FlowCounters, Snapshot
+from daemon.pipeline import STREAM_SCOPE, Message, Pipeline, dlq_payload
+from daemon.state.entities import DISCLOSURE, EVENT, ITEM, REQUEST, Entity, Rules
+from daemon.state.partition import PartitionState, ScopeId
+from daemon.store.base import FencedError
+from daemon.store.sql import SqlStore
+from daemon.timeutil import day_of_epoch, period_starts
+from schemas.registry import UNREGISTERED_DEPARTMENT, Registry
+
+log = structlog.get_logger("svmon.engine")
+
+
+class DlqSink(Protocol):
+    def send(self, key: bytes | None, payload: bytes) -> None: ...
+
+    def flush(self, timeout: float = 30.0) -> int: ...
+
+
+@dataclass
+class BatchResult:
+    consumed: int = 0
+    applied: int = 0
+    rejected: int = 0
+    skipped: int = 0  # messages of scopes this instance does not own (revoked mid-poll)
+
+
+def make_rules(settings: Settings, calendar: WorkingCalendar) -> Rules:
+    return Rules(
+        deadline=calendar.deadline_epoch,
+        working_days_between=calendar.working_days_between_epoch,
+        sla_working_days=settings.sla_working_days.model_dump(),
+        publish_within=settings.disclosure.publish_within_working_days,
+        withdraw_within=settings.disclosure.withdraw_within_working_days,
+    )
+
+
+def topic_streams(settings: Settings) -> dict[str, str]:
+    """Topic name -> logical stream name, for the five input topics."""
+    topics = settings.kafka.topics
+    return {
+        topics.events: "events",
+        topics.inspections: "inspections",
+        topics.catalog: "catalog",
+        topics.disclosures: "disclosures",
+        topics.disclosure_requests: "disclosure_requests",
+    }
+
+
+class Engine:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        calendar: WorkingCalendar,
+        store: SqlStore,
+        *,
+        counters: FlowCounters | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.calendar = calendar
+        self.store = store
+        self.counters = counters
+        self.clock = clock
+        self.rules = make_rules(settings, calendar)
+        self.streams = topic_streams(settings)
+        self.pipeline = Pipeline(registry, self.streams, settings.kafka.max_message_bytes)
+        self.states: dict[ScopeId, PartitionState] = {}
+        self.epochs: dict[ScopeId, int] = {}
+        self.lock = threading.RLock()
+        self.consumed_total = 0
+        self.applied_total = 0
+        self.rejected_total = 0
+
+    # --- scopes ---------------------------------------------------------------------------------
+
+    def scope_of(self, topic: str, partition: int) -> ScopeId:
+        return (STREAM_SCOPE[self.streams[topic]], partition)
+
+    def open_scope(self, scope_id: ScopeId) -> PartitionState:
+        """Claim a scope (fencing out a previous owner) and restore its state from the store."""
+        with self.lock:
+            state = PartitionState(scope_id[0], scope_id[1], self.rules)
+            self.epochs[scope_id] = self.store.claim(*scope_id)
+            self.store.restore(state)
+            stored = self.store.offsets(
+                (topic, scope_id[1])
+                for topic, stream in self.streams.items()
+                if STREAM_SCOPE[stream] == scope_id[0]
+            )
+            for (topic, _), offset in stored.items():
+                state.offsets[topic] = offset
+            self.states[scope_id] = state
+            return state
+
+    def drop_scope(self, scope_id: ScopeId) -> None:
+        with self.lock:
+            self.states.pop(scope_id, None)
+            self.epochs.pop(scope_id, None)
+
+    def stored_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        with self.lock:
+            return self.store.offsets(partitions)
+
+    # --- processing -----------------------------------------------------------------------------
+
+    def process(self, messages: list[Message], dlq: DlqSink) -> BatchResult:
+        """Validate and apply a batch; rejected messages go to ``dlq`` (flushed at checkpoint)."""
+        result = BatchResult(consumed=len(messages))
+        if not messages:
+            return result
+        now = self.clock()
+        ingested_at = datetime.fromtimestamp(now, UTC)
+        with self.lock:
+            states = self.states
+            owned: list[tuple[PartitionState, Any]] = []
+            wanted: dict[ScopeId, list[str]] = {}
+            for message in messages:
+                state = states.get(self.scope_of(message.topic, message.partition))
+                if state is None:
+                    result.skipped += 1
+                    continue
+                prepared = self.pipeline.prepare(message, ingested_at)
+                owned.append((state, prepared))
+                key = prepared.entity_key
+                if key is not None:
+                    wanted.setdefault(state.scope_id, []).append(key)
+            self._load_evicted(wanted)
+            counters = self.counters
+            for state, prepared in owned:
+                message = prepared.message
+                after_view = None
+                if prepared.slot is not None:
+                    existing = state.entities.get(prepared.entity_key)
+                    before_view = existing.contribution.view if existing is not None else None
+                    outcome, entity = state.apply(
+                        prepared.kind, prepared.ident, prepared.slot_name, prepared.slot
+                    )
+                    after_view = entity.contribution.view
+                    if counters is not None:
+                        if outcome != "applied":
+                            counters.ignored.labels(message.topic, outcome).inc()
+                        elif prepared.kind == EVENT:
+                            counters.event_transition(before_view, after_view)
+                elif prepared.keyless is not None:
+                    state.apply_counts(prepared.keyless)
+                state.advance(message.topic, message.offset + 1)
+                if prepared.rejected is not None:
+                    dlq.send(message.key, dlq_payload(prepared, ingested_at))
+                    result.rejected += 1
+                else:
+                    result.applied += 1
+                if counters is not None:
+                    self._count(counters, prepared, after_view)
+            self.consumed_total += result.consumed - result.skipped
+            self.applied_total += result.applied
+            self.rejected_total += result.rejected
+        return result
+
+    def _load_evicted(self, wanted: dict[ScopeId, list[str]]) -> None:
+        """Bring back closed entities a late record refers to (they live in the store only)."""
+        for scope_id, keys in wanted.items():
+            state = self.states[scope_id]
+            missing = list(dict.fromkeys(state.missing(keys)))
+            if not missing:
+                continue
+            for key, data in self.store.fetch(scope_id[0], scope_id[1], missing):
+                state.adopt(Entity.from_json(key, data))
+
+    def _count(self, counters: FlowCounters, prepared: Any, view: Any) -> None:
+        message = prepared.message
+        counters.messages_consumed.labels(message.topic).inc()
+        counters.last_event_time.labels(message.topic).set(message.timestamp_ms / 1000)
+        department = prepared.department or (view.department if view is not None else UNREGISTERED_DEPARTMENT)
+        counters.records.labels(prepared.schema, department).inc()
+        if prepared.key_mismatch:
+            counters.key_mismatches.labels(message.topic).inc()
+        if prepared.rejected is not None:
+            counters.rejected(prepared.schema, department, [e.code for e in prepared.rejected.errors])
+            counters.dlq_writes.labels(message.topic).inc()
+        elif prepared.kind == "inspection" and prepared.slot is not None:
+            slot = prepared.slot
+            counters.inspections.labels(slot.department, slot.division, slot.data["channel"]).inc()
+
+    # --- checkpoint -----------------------------------------------------------------------------
+
+    def checkpoint(self, dlq: DlqSink, scopes: Iterable[ScopeId] | None = None) -> dict[tuple[str, int], int]:
+        """Flush the DLQ, then write dirty state + offsets atomically; returns offsets for Kafka.
+
+        The DLQ goes first: once offsets past a rejected message are durable, its DLQ copy must be too.
+        """
+        with self.lock:
+            chosen = list(self.states) if scopes is None else [s for s in scopes if s in self.states]
+            dlq.flush()
+            started = time.monotonic()
+            while True:
+                try:
+                    self.store.checkpoint([self.states[s] for s in chosen], self.epochs)
+                    break
+                except FencedError as exc:
+                    log.warning("scope fenced by another instance; dropping it", scope=exc.scope_id)
+                    self.drop_scope(exc.scope_id)
+                    chosen = [s for s in chosen if s != exc.scope_id]
+            elapsed = time.monotonic() - started
+            if self.counters is not None:
+                self.counters.checkpoint_duration.observe(elapsed)
+                self.counters.checkpoint_last_success.set(self.clock())
+            offsets: dict[tuple[str, int], int] = {}
+            for scope_id in chosen:
+                state = self.states[scope_id]
+                state.evict_closed()
+                for topic, offset in state.offsets.items():
+                    offsets[(topic, state.partition)] = offset
+            return offsets
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        with self.lock:
+            return {(t, s.partition): o for s in self.states.values() for t, o in s.offsets.items()}
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def snapshot(self, now: float | None = None) -> Snapshot:
+        """Indicators for the current day/month/quarter/year and the state gauges, at ``now``."""
+        at = self.clock() if now is None else now
+        today = day_of_epoch(at)
+        starts = period_starts(today)
+        snapshot = Snapshot(calendar_fallbacks=dict(self.calendar.fallback_counts))
+        with self.lock:
+            states = list(self.states.values())
+            for period, start in starts.items():
+                counts: Counts = {}
+                for state in states:
+                    sum_days(state.aggregates, start, today, into=counts)
+                    items = [e for e in state.entities.values() if e.kind == ITEM]
+                    coverage(items, state.marks, start, today, into=counts)
+                snapshot.indicators[period] = counts
+            now_counts: Counts = {}
+            events: list[Entity] = []
+            requests: list[Entity] = []
+            for state in states:
+                items = [e for e in state.entities.values() if e.kind == ITEM]
+                onboarding(items, into=now_counts)
+                disclosures = [e for e in state.entities.values() if e.kind == DISCLOSURE]
+                compliance(disclosures, self.rules, at, into=now_counts, violations=snapshot.violations)
+                events.extend(e for e in state.entities.values() if e.kind == EVENT)
+                requests.extend(e for e in state.entities.values() if e.kind == REQUEST)
+                snapshot.resident_entities += len(state.entities)
+            snapshot.indicators["now"] = now_counts
+            snapshot.open_events, snapshot.overdue_events, snapshot.orphan_actions = event_gauges(events, at)
+            snapshot.requests_open = requests_open(requests)
+        return snapshot
+
+
+def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, now: float) -> Counts:
+    """All eight indicators over [start_day, end_day] from the store, across every scope and instance.
+
+    Catalogue indicators use the catalogue as of the period's end; compliance is evaluated at ``now``
+    (it is a statement about what is published now, whatever the period).
+    """
+    counts: Counts = {}
+    for _day, indicator, department, division, numerator, denominator in store.aggregates(start_day, end_day):
+        group = (indicator, department, division)
+        cell = counts.get(group)
+        if cell is None:
+            counts[group] = [numerator, denominator]
+        else:
+            cell[0] += numerator
+            cell[1] += denominator
+    counts = sum_days({0: counts}, 0, 0)  # keep only the indicators (drop report-only series)
+    items = [Entity.from_json(key, data) for key, data in store.resident_entities([ITEM])]
+    marks: dict[str, dict[int, int]] = {}
+    for item_code, day, count in store.marks(start_day, end_day):
+        marks.setdefault(item_code, {})[day] = count
+    onboarding(items, until_day=end_day, into=counts)
+    coverage(items, marks, start_day, end_day, into=counts)
+    disclosures = [Entity.from_json(key, data) for key, data in store.resident_entities([DISCLOSURE])]
+    compliance(disclosures, rules, now, into=counts)
+    return counts

@@ -1,0 +1,204 @@
+"""Indicators of SPEC §7 as pure functions of state and an injected "now".
+
+Five indicators are kept incrementally per day in the aggregates (handling, on-time, accuracy,
+mobile enforcement, disclosure on-time); they are summed over a period here. Three are read live from
+resident entities: onboarding and coverage from the catalogue (coverage also from the per-day 双随机
+marks), compliance from the currently published disclosures, whose violations depend on "now".
+Every function returns counts ``{(indicator, department, division): (numerator, denominator)}``;
+ratios are taken only by whoever shows them, and a zero denominator is undefined, never 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from daemon.state.entities import (
+    ACCURACY,
+    DISCLOSURE_ON_TIME,
+    HANDLING,
+    MOBILE,
+    ON_TIME,
+    Entity,
+    EventView,
+    Rules,
+    publish_deadline,
+)
+from daemon.timeutil import day_of_epoch
+
+ONBOARDING: Final = "item_onboarding_rate"
+COVERAGE: Final = "double_random_coverage_rate"
+COMPLIANCE: Final = "disclosure_compliance_rate"
+
+INDICATOR_IDS: Final = (
+    HANDLING,
+    ON_TIME,
+    ACCURACY,
+    ONBOARDING,
+    COVERAGE,
+    MOBILE,
+    DISCLOSURE_ON_TIME,
+    COMPLIANCE,
+)
+AGGREGATED: Final = frozenset({HANDLING, ON_TIME, ACCURACY, MOBILE, DISCLOSURE_ON_TIME})
+VIOLATIONS: Final = (
+    "personal_info_exposed",
+    "simple_procedure_published",
+    "published_late",
+    "expired_not_withdrawn",
+    "revoked_not_withdrawn",
+)
+
+Group = tuple[str, str, str]  # (indicator, department, division)
+Counts = dict[Group, list[int]]
+
+
+def _bump(counts: Counts, group: Group, numerator: int, denominator: int) -> None:
+    cell = counts.get(group)
+    if cell is None:
+        counts[group] = [numerator, denominator]
+    else:
+        cell[0] += numerator
+        cell[1] += denominator
+
+
+def sum_days(
+    aggregates: Mapping[int, Mapping[Group, list[int]]],
+    start_day: int,
+    end_day: int,
+    into: Counts | None = None,
+) -> Counts:
+    """Sum per-day aggregate cells of the five incremental indicators over [start_day, end_day]."""
+    counts: Counts = {} if into is None else into
+    for day, cells in aggregates.items():
+        if start_day <= day <= end_day:
+            for group, (numerator, denominator) in cells.items():
+                if group[0] in AGGREGATED:
+                    _bump(counts, group, numerator, denominator)
+    return counts
+
+
+def _valid_item(entity: Entity, until_day: int | None) -> tuple[str, str, dict[str, object]] | None:
+    slot = entity.slots.get("")
+    if slot is None or not slot.valid or not slot.data.get("active"):
+        return None
+    if until_day is not None and slot.day > until_day:
+        return None  # not yet in the catalogue at the end of the period
+    return slot.department, slot.division, slot.data
+
+
+def onboarding(items: Iterable[Entity], until_day: int | None = None, into: Counts | None = None) -> Counts:
+    """监管事项入驻率: active items with ``onboarded`` / active items (catalogue as of ``until_day``)."""
+    counts: Counts = {} if into is None else into
+    for entity in items:
+        found = _valid_item(entity, until_day)
+        if found is not None:
+            department, division, data = found
+            _bump(counts, (ONBOARDING, department, division), int(bool(data.get("onboarded"))), 1)
+    return counts
+
+
+def coverage(
+    items: Iterable[Entity],
+    marks: Mapping[str, Mapping[int, int]],
+    start_day: int,
+    end_day: int,
+    into: Counts | None = None,
+) -> Counts:
+    """双随机覆盖率: active 双随机 items with ≥ 1 valid 双随机 inspection in the period / those items."""
+    counts: Counts = {} if into is None else into
+    for entity in items:
+        found = _valid_item(entity, end_day)
+        if found is None or not found[2].get("double_random"):
+            continue
+        department, division, _ = found
+        days = marks.get(entity.ident, {})
+        covered = any(count > 0 and start_day <= day <= end_day for day, count in days.items())
+        _bump(counts, (COVERAGE, department, division), int(covered), 1)
+    return counts
+
+
+def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]:
+    """Violations of a currently published disclosure, evaluated at ``now`` (SPEC §7)."""
+    slot = entity.slots.get("")
+    if slot is None or not slot.valid or slot.data.get("status") != "published":
+        return []
+    data = slot.data
+    found: list[str] = []
+    if data.get("exposed"):
+        found.append("personal_info_exposed")
+    if data.get("procedure") == "simple":
+        found.append("simple_procedure_published")
+    published_at = data.get("published_at")
+    if published_at is not None and published_at > publish_deadline(slot.day, rules):
+        found.append("published_late")
+    until = data.get("publicity_until")
+    if until is not None and now > rules.deadline(int(until), rules.withdraw_within):
+        found.append("expired_not_withdrawn")
+    revoked_at = data.get("revoked_at")
+    if revoked_at is not None and now > rules.deadline(day_of_epoch(revoked_at), rules.withdraw_within):
+        found.append("revoked_not_withdrawn")
+    return found
+
+
+def compliance(
+    disclosures: Iterable[Entity],
+    rules: Rules,
+    now: float,
+    into: Counts | None = None,
+    violations: dict[tuple[str, str], int] | None = None,
+) -> Counts:
+    """处罚公开合规率 at ``now``; also tallies violations per (department, violation) when asked."""
+    counts: Counts = {} if into is None else into
+    for entity in disclosures:
+        slot = entity.slots.get("")
+        if slot is None or not slot.valid or slot.data.get("status") != "published":
+            continue
+        found = disclosure_violations(entity, rules, now)
+        _bump(counts, (COMPLIANCE, slot.department, slot.division), int(not found), 1)
+        if violations is not None:
+            for violation in found:
+                key = (slot.department, violation)
+                violations[key] = violations.get(key, 0) + 1
+    return counts
+
+
+def event_gauges(
+    events: Iterable[Entity], now: float
+) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str, str], int], int]:
+    """Open and overdue events by (kind, department, division), and the number of orphans."""
+    open_events: dict[tuple[str, str, str], int] = {}
+    overdue: dict[tuple[str, str, str], int] = {}
+    orphans = 0
+    for entity in events:
+        view: EventView | None = entity.contribution.view
+        if view is None:
+            if any(slot.valid for slot in entity.slots.values()):
+                orphans += 1
+            continue
+        if view.status != "open":
+            continue
+        key = (view.kind, view.department, view.division)
+        open_events[key] = open_events.get(key, 0) + 1
+        if now > view.deadline:
+            overdue[key] = overdue.get(key, 0) + 1
+    return open_events, overdue, orphans
+
+
+def requests_open(requests: Iterable[Entity]) -> dict[tuple[str, str, str], int]:
+    """Withdraw/modify applications submitted, not yet executed or rejected, by (department, kind, reason)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for entity in requests:
+        submitted = entity.slots.get("submitted")
+        if submitted is None or not submitted.valid:
+            continue
+        if any((s := entity.slots.get(f)) is not None and s.valid for f in ("executed", "rejected")):
+            continue
+        key = (submitted.department, submitted.data["kind"], submitted.data["reason"])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator, or None (undefined) when the denominator is zero."""
+    return None if denominator == 0 else numerator / denominator

@@ -1,0 +1,267 @@
+"""Prometheus exposition: flow counters updated by the loop, and a collector read fresh at every scrape.
+
+Indicator numerators/denominators, state gauges and lag are computed from state at scrape time by
+:class:`StateCollector` (prometheus-client calls ``collect()`` on every scrape), so a label set that
+disappears from state stops being exported and nothing goes stale. Counters are pre-created at 0 for
+every registered department, so the first real increment is visible to ``rate()``.
+Label values come only from the registry (or ``_unregistered``/``_unknown``) and closed enums.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must be set before prometheus_client is imported: no `*_created` series beside every counter.
+os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from daemon import __version__
+from daemon.indicators import INDICATOR_IDS, VIOLATIONS, Counts
+from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL
+from daemon.state.entities import EventView
+from schemas.errors import ErrorCode
+from schemas.registry import UNREGISTERED_DEPARTMENT, Registry
+
+EVENT_KINDS = ("risk_warning", "collaborative", "complaint", "clue")
+CHANNELS = ("mobile", "pc", "paper")
+PERIODS = ("day", "month", "quarter", "year")
+
+
+@dataclass
+class Snapshot:
+    """Everything the collector exports from state, computed under the app's lock at scrape time."""
+
+    indicators: dict[str, Counts] = field(default_factory=dict)  # period label -> counts
+    open_events: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    overdue_events: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    orphan_actions: int = 0
+    violations: dict[tuple[str, str], int] = field(default_factory=dict)
+    requests_open: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    calendar_fallbacks: dict[int, int] = field(default_factory=dict)
+    ready: bool = False
+    resident_entities: int = 0
+
+
+class FlowCounters:
+    """Counters the processing loop increments; each registered department pre-created at 0."""
+
+    def __init__(self, registry: CollectorRegistry, departments: Registry, topics: list[str]) -> None:
+        flow = ("kind", "department", "division")
+        self.events_created = Counter(
+            "supervision_events_created", "Events created (派发), by kind.", flow, registry=registry
+        )
+        self.events_handled = Counter(
+            "supervision_events_handled", "Events handled (办结).", flow, registry=registry
+        )
+        self.events_handled_late = Counter(
+            "supervision_events_handled_late", "Events handled after their deadline.", flow, registry=registry
+        )
+        self.records = Counter(
+            "supervision_records", "Records consumed, by schema.", ("schema", "department"), registry=registry
+        )
+        self.records_erroneous = Counter(
+            "supervision_records_erroneous",
+            "Records rejected by validation, by error code.",
+            ("schema", "department", "error"),
+            registry=registry,
+        )
+        self.inspections = Counter(
+            "supervision_inspections",
+            "Valid inspections, by channel (mobile = 掌上执法).",
+            ("department", "division", "channel"),
+            registry=registry,
+        )
+        self.messages_consumed = Counter(
+            "supervision_messages_consumed", "Kafka messages consumed.", ("topic",), registry=registry
+        )
+        self.dlq_writes = Counter(
+            "supervision_dlq_writes",
+            "Messages written to the DLQ, by source topic.",
+            ("topic",),
+            registry=registry,
+        )
+        self.key_mismatches = Counter(
+            "supervision_key_mismatches",
+            "Messages whose Kafka key differs from their entity key.",
+            ("topic",),
+            registry=registry,
+        )
+        self.ignored = Counter(
+            "supervision_records_ignored",
+            "Record versions ignored as duplicates or stale (superseded).",
+            ("topic", "reason"),
+            registry=registry,
+        )
+        self.checkpoint_duration = Histogram(
+            "supervision_checkpoint_duration_seconds",
+            "Time to write one checkpoint (state + offsets in one transaction).",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.checkpoint_failures = Counter(
+            "supervision_checkpoint_failures", "Checkpoints that failed and were retried.", registry=registry
+        )
+        self.checkpoint_last_success = Gauge(
+            "supervision_checkpoint_last_success_timestamp_seconds",
+            "Unix time of the last successful checkpoint.",
+            registry=registry,
+        )
+        self.last_event_time = Gauge(
+            "supervision_last_event_timestamp_seconds",
+            "Kafka timestamp of the newest message consumed, per topic.",
+            ("topic",),
+            registry=registry,
+        )
+        build = Gauge("supervision_build_info", "svmon build.", ("version",), registry=registry)
+        build.labels(__version__).set(1)
+        self._precreate(departments, topics)
+
+    def _precreate(self, departments: Registry, topics: list[str]) -> None:
+        codes = [*departments.departments, UNREGISTERED_DEPARTMENT]
+        for code in departments.departments:
+            division = departments.division_of(code)
+            for kind in EVENT_KINDS:
+                for counter in (self.events_created, self.events_handled, self.events_handled_late):
+                    counter.labels(kind, code, division)
+            for channel in CHANNELS:
+                self.inspections.labels(code, division, channel)
+        for code in codes:
+            for schema in (*SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL):
+                self.records.labels(schema, code)
+        for topic in topics:
+            self.messages_consumed.labels(topic)
+            self.dlq_writes.labels(topic)
+            self.key_mismatches.labels(topic)
+            for reason in ("duplicate", "stale"):
+                self.ignored.labels(topic, reason)
+
+    def event_transition(self, before: EventView | None, after: EventView | None) -> None:
+        """Count creations and handlings as an event's derived status changes."""
+        if after is None:
+            return
+        labels = (after.kind, after.department, after.division)
+        if before is None:
+            self.events_created.labels(*labels).inc()
+        was_handled = before is not None and before.status == "handled"
+        if after.status == "handled" and not was_handled:
+            self.events_handled.labels(*labels).inc()
+            if after.late:
+                self.events_handled_late.labels(*labels).inc()
+
+    def rejected(self, schema: str, department: str, errors: list[ErrorCode]) -> None:
+        for code in {str(error) for error in errors}:
+            self.records_erroneous.labels(schema, department, code).inc()
+
+
+class StateCollector(Collector):
+    """Indicator and state gauges computed from a fresh :class:`Snapshot` at each scrape.
+
+    Produces, for example::
+
+        supervision_indicator_numerator{indicator="event_handling_rate",period="month",\
+department="330200.scjgj",division="330200"} 1520.0
+        supervision_indicator_denominator{indicator="event_handling_rate",period="month",\
+department="330200.scjgj",division="330200"} 1521.0
+        supervision_indicator_target{indicator="event_handling_rate"} 0.999
+        supervision_events_open{kind="complaint",department="330203.zhzfj",division="330203"} 4.0
+    """
+
+    def __init__(self, snapshot: Callable[[], Snapshot], targets: dict[str, float]) -> None:
+        self._snapshot = snapshot
+        self._targets = targets
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # computed at scrape time; nothing to pre-register
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._snapshot()
+        labels = ["indicator", "period", "department", "division"]
+        numerator = GaugeMetricFamily(
+            "supervision_indicator_numerator",
+            "Numerator of an indicator for the current period.",
+            labels=labels,
+        )
+        denominator = GaugeMetricFamily(
+            "supervision_indicator_denominator",
+            "Denominator of an indicator for the current period.",
+            labels=labels,
+        )
+        for period, counts in snapshot.indicators.items():
+            for (indicator, department, division), (num, den) in sorted(counts.items()):
+                numerator.add_metric([indicator, period, department, division], num)
+                denominator.add_metric([indicator, period, department, division], den)
+        yield numerator
+        yield denominator
+        target = GaugeMetricFamily(
+            "supervision_indicator_target", "Target ratio of an indicator.", labels=["indicator"]
+        )
+        for indicator in INDICATOR_IDS:
+            target.add_metric([indicator], self._targets[indicator])
+        yield target
+        flow = ["kind", "department", "division"]
+        yield _family("supervision_events_open", "Events open now.", flow, snapshot.open_events.items())
+        yield _family(
+            "supervision_events_overdue",
+            "Open events past their deadline now.",
+            flow,
+            snapshot.overdue_events.items(),
+        )
+        yield GaugeMetricFamily(
+            "supervision_event_orphan_actions",
+            "Events with actions waiting for their created record.",
+            value=snapshot.orphan_actions,
+        )
+        violations = dict(snapshot.violations)
+        for department in {d for d, _ in violations}:
+            for violation in VIOLATIONS:
+                violations.setdefault((department, violation), 0)
+        yield _family(
+            "supervision_disclosure_violations",
+            "Currently published disclosures with a violation.",
+            ["department", "violation"],
+            violations.items(),
+        )
+        yield _family(
+            "supervision_disclosure_requests_open",
+            "Withdraw/modify applications not yet executed or rejected.",
+            ["department", "kind", "reason"],
+            snapshot.requests_open.items(),
+        )
+        lag = GaugeMetricFamily(
+            "supervision_consumer_lag_messages",
+            "Messages behind the end of each partition.",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), value in sorted(snapshot.lag.items()):
+            lag.add_metric([topic, str(partition)], value)
+        yield lag
+        fallback = CounterMetricFamily(
+            "supervision_calendar_fallback_days",
+            "Days the working-day calendar could not answer (Monday-Friday assumed), per year.",
+            labels=["year"],
+        )
+        for year, count in sorted(snapshot.calendar_fallbacks.items()):
+            fallback.add_metric([str(year)], count)
+        yield fallback
+        yield GaugeMetricFamily("supervision_ready", "1 when /readyz is ready.", value=int(snapshot.ready))
+        yield GaugeMetricFamily(
+            "supervision_resident_entities",
+            "Entities held in memory (open, catalogue, published).",
+            value=snapshot.resident_entities,
+        )
+
+
+def _family(
+    name: str, documentation: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], int]]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for key, value in sorted(values):
+        family.add_metric(list(key), value)
+    return family

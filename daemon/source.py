@@ -1,0 +1,192 @@
+"""The only module that imports kafka: subscription, rebalance hooks, polling, seeking, lag, the DLQ.
+
+kafka-python 3.x runs rebalance callbacks on its I/O thread, which also drives heartbeats, so the
+listener here only forwards to the app's hooks, which keep their work short (seek + pause; state is
+restored on the main loop). Offsets live in the checkpoint store: on assignment the app seeks to the
+stored next offset, which wins because the client only fetches committed offsets for partitions
+without a position.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from daemon.exceptions import DlqError, SourceError
+from daemon.pipeline import Message
+
+Partition = tuple[str, int]
+Hook = Callable[[list[Partition]], None]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, assigned: Hook, revoked: Hook, lost: Hook) -> None:
+        self._assigned, self._revoked, self._lost = assigned, revoked, lost
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._assigned([(tp.topic, tp.partition) for tp in assigned])
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._revoked([(tp.topic, tp.partition) for tp in revoked])
+
+    def on_partitions_lost(self, lost: Iterable[TopicPartition]) -> None:
+        self._lost([(tp.topic, tp.partition) for tp in lost])
+
+
+class KafkaSource:
+    """A consumer group member over the configured topics, offsets managed by the caller."""
+
+    def __init__(
+        self,
+        consumer_kwargs: dict[str, Any],
+        topics: Sequence[str],
+        *,
+        on_assigned: Hook,
+        on_revoked: Hook,
+        on_lost: Hook,
+    ) -> None:
+        try:
+            # Range assignment gives one member the same partition numbers of co-partitioned topics
+            # (inspections + catalogue, disclosures + requests): the state of a scope needs both.
+            self._consumer = KafkaConsumer(
+                **consumer_kwargs, partition_assignment_strategy=[RangePartitionAssignor]
+            )
+            self._consumer.subscribe(
+                topics=list(topics), listener=_Listener(on_assigned, on_revoked, on_lost)
+            )
+        except KafkaError as exc:
+            raise SourceError(f"cannot start the Kafka consumer: {exc}") from exc
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Message]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        messages: list[Message] = []
+        for records in batches.values():
+            messages.extend(
+                Message(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in records
+            )
+        return messages
+
+    def seek(self, partition: Partition, offset: int | None) -> None:
+        """Position a partition at ``offset``, or at its beginning when nothing was stored yet."""
+        tp = TopicPartition(*partition)
+        if offset is None:
+            self._consumer.seek_to_beginning(tp)
+        else:
+            self._consumer.seek(tp, offset)
+
+    def pause(self, partitions: Iterable[Partition]) -> None:
+        self._consumer.pause(*[TopicPartition(*p) for p in partitions])
+
+    def resume(self, partitions: Iterable[Partition]) -> None:
+        self._consumer.resume(*[TopicPartition(*p) for p in partitions])
+
+    def assignment(self) -> list[Partition]:
+        return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+
+    def commit(self, offsets: dict[Partition, int]) -> None:
+        """Tell Kafka what was checkpointed, for lag tools only; the store's offsets are the truth."""
+        if offsets:
+            self._consumer.commit(
+                {
+                    TopicPartition(*p): OffsetAndMetadata(offset=o, metadata="", leader_epoch=-1)
+                    for p, o in offsets.items()
+                }
+            )
+
+    def lag(self, positions: dict[Partition, int]) -> dict[Partition, int]:
+        """Messages between each position and the partition's end offset."""
+        if not positions:
+            return {}
+        ends = self._consumer.end_offsets([TopicPartition(*p) for p in positions], timeout_ms=2000)
+        # Tansu reports the base offset of the last batch as the end offset, so the difference can
+        # be negative while the partition is fully read; clamp rather than export a negative lag.
+        return {
+            (tp.topic, tp.partition): max(0, end - positions[(tp.topic, tp.partition)])
+            for tp, end in ends.items()
+        }
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self._consumer.close(autocommit=False)  # never commit what was polled but not checkpointed
+
+
+class DlqProducer:
+    """Writes rejected messages to the DLQ; ``flush`` raises unless every write was acknowledged."""
+
+    def __init__(self, producer_kwargs: dict[str, Any], topic: str) -> None:
+        self.topic = topic
+        try:
+            self._producer = KafkaProducer(**producer_kwargs, linger_ms=20, retries=5)
+        except KafkaError as exc:
+            raise DlqError(f"cannot start the DLQ producer: {exc}") from exc
+        self._pending: list[tuple[Any, bytes | None, bytes]] = []
+
+    def send(self, key: bytes | None, payload: bytes) -> None:
+        self._pending.append((self._producer.send(self.topic, key=key, value=payload), key, payload))
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for every pending write; resend failures once; raise ``DlqError`` if any still fails."""
+        if not self._pending:
+            return 0
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            raise DlqError(f"DLQ {self.topic} not writable: {exc}") from exc
+        failed = [(key, payload) for future, key, payload in self._pending if not future.succeeded()]
+        if failed:
+            self._pending = [(self._producer.send(self.topic, key=k, value=v), k, v) for k, v in failed]
+            raise DlqError(f"DLQ {self.topic} not writable: {len(failed)} writes failed")
+        written = len(self._pending)
+        self._pending = []
+        return written
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self._producer.close(timeout=5)
+
+
+# An ApiVersions v0 request (api_key 18): every Kafka-protocol broker answers it before any auth.
+def _api_versions_request() -> bytes:
+    client_id = b"svmon-probe"
+    body = struct.pack(">hhih", 18, 0, 0x5F5F, len(client_id)) + client_id
+    return struct.pack(">i", len(body)) + body
+
+
+def probe_broker(
+    bootstrap_servers: Sequence[str], security_protocol: str, timeout: float = 2.0
+) -> str | None:
+    """None when some bootstrap broker answers within ``timeout``; otherwise why not.
+
+    A frozen or overloaded broker still accepts TCP connections (the kernel completes the handshake),
+    so reachability means an answer to a real request: ApiVersions over plaintext, a TLS handshake
+    over SSL.
+    """
+    reasons: list[str] = []
+    for server in bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout) as raw:
+                raw.settimeout(timeout)
+                if security_protocol in ("SSL", "SASL_SSL"):
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE  # reachability only; the client verifies properly
+                    with context.wrap_socket(raw, server_hostname=host):
+                        return None
+                raw.sendall(_api_versions_request())
+                if len(raw.recv(8)) >= 4:
+                    return None
+                reasons.append(f"{server}: connection closed")
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{server}: {exc}")
+    return "broker unreachable (" + "; ".join(reasons) + ")"

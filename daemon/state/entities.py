@@ -1,0 +1,326 @@
+"""Entity machines: how each record version lands in its entity, and what an entity contributes.
+
+Every entity (an event, an inspection, a catalogue item, a disclosure, a withdrawal request) is a
+set of *slots*, one per record key (SPEC §3: an event has one slot per action). A slot holds the
+latest version seen for that record key, valid or erroneous. Everything the indicators need is then
+a pure function of the slots (:func:`contribution`), so the state is the same whatever order the
+versions arrived in (SPEC §9.2), and an update is applied to the aggregates as ``after − before``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+EVENT: Final = "event"
+INSPECTION: Final = "inspection"
+ITEM: Final = "item"
+DISCLOSURE: Final = "disclosure"
+REQUEST: Final = "request"
+
+# Indicator ids whose numerators/denominators are maintained incrementally per day (SPEC §7).
+HANDLING: Final = "event_handling_rate"
+ON_TIME: Final = "event_on_time_rate"
+ACCURACY: Final = "data_accuracy_rate"
+MOBILE: Final = "mobile_enforcement_rate"
+DISCLOSURE_ON_TIME: Final = "disclosure_on_time_rate"
+# Report-only series, kept beside the indicators in the same per-day aggregate.
+WITHDRAWAL_DAYS: Final = "withdrawal_working_days"
+WITHDRAWAL_BATCH_PREFIX: Final = "withdrawal_batch:"
+
+AggKey = tuple[int, str, str, str]  # (day ordinal, indicator, department, division)
+Mark = tuple[str, int]  # (item_code, day ordinal) of a valid 双随机 inspection
+
+
+@dataclass(slots=True)
+class Slot:
+    """The latest version of one record key.
+
+    ``day``/``department``/``division`` place an erroneous version (SPEC §4); ``data`` holds the
+    few fields of a valid version that indicators read, with instants as Unix seconds.
+    """
+
+    version: int
+    fingerprint: int
+    valid: bool
+    day: int
+    department: str
+    division: str
+    data: dict[str, Any]
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.version,
+            self.fingerprint,
+            self.valid,
+            self.day,
+            self.department,
+            self.division,
+            self.data,
+        ]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Slot:
+        version, fingerprint, valid, day, department, division, data = raw
+        return cls(int(version), int(fingerprint), bool(valid), int(day), department, division, data)
+
+
+@dataclass(slots=True)
+class Rules:
+    """Deadline rules of SPEC §6, with the calendar behind them.
+
+    ``deadline`` maps (day ordinal, N working days) to the Unix time of the end of the Nth working
+    day after that day; it is memoised by the caller-supplied function.
+    """
+
+    deadline: Callable[[int, int], float]
+    working_days_between: Callable[[float, float], int]
+    sla_working_days: dict[str, int]
+    publish_within: int
+    withdraw_within: int
+
+
+@dataclass(slots=True)
+class EventView:
+    """What an event is right now, derived from its slots (SPEC §3.1)."""
+
+    kind: str
+    department: str
+    division: str
+    created_day: int
+    deadline: float
+    status: str  # open | handled | cancelled
+    handled_at: float | None
+
+    @property
+    def late(self) -> bool:
+        return self.handled_at is not None and self.handled_at > self.deadline
+
+
+@dataclass(slots=True)
+class Contribution:
+    """An entity's share of the per-day aggregates and of the 双随机 coverage marks."""
+
+    counts: dict[AggKey, tuple[int, int]]
+    marks: tuple[Mark, ...]
+    view: EventView | None = None
+
+
+EMPTY: Final = Contribution({}, ())
+
+
+class Entity:
+    """One entity and its slots; ``contribution`` caches what it currently adds to the aggregates."""
+
+    __slots__ = ("contribution", "ident", "kind", "slots")
+
+    def __init__(self, kind: str, ident: str, slots: dict[str, Slot] | None = None) -> None:
+        self.kind = kind
+        self.ident = ident
+        self.slots: dict[str, Slot] = slots if slots is not None else {}
+        self.contribution: Contribution = EMPTY
+
+    @property
+    def key(self) -> str:
+        return entity_key(self.kind, self.ident)
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: slot.to_json() for name, slot in self.slots.items()}
+
+    @classmethod
+    def from_json(cls, key: str, raw: dict[str, Any]) -> Entity:
+        kind, _, ident = key.partition(":")
+        return cls(kind, ident, {name: Slot.from_json(value) for name, value in raw.items()})
+
+
+def entity_key(kind: str, ident: str) -> str:
+    return f"{kind}:{ident}"
+
+
+def offer(entity: Entity, name: str, slot: Slot) -> str:
+    """Put ``slot`` in ``entity`` if it supersedes what is there; say what happened.
+
+    Returns ``applied``, ``duplicate`` or ``stale``. Two different versions with the same number
+    are resolved by fingerprint so the outcome does not depend on arrival order (SPEC §9.2).
+    """
+    current = entity.slots.get(name)
+    if current is None or slot.version > current.version:
+        entity.slots[name] = slot
+        return "applied"
+    if slot.version < current.version:
+        return "stale"
+    if slot.fingerprint > current.fingerprint:
+        entity.slots[name] = slot
+        return "applied"
+    return "duplicate"
+
+
+# --- contributions -------------------------------------------------------------------------------
+
+
+def _add(counts: dict[AggKey, tuple[int, int]], key: AggKey, numerator: int, denominator: int) -> None:
+    previous = counts.get(key)
+    if previous is None:
+        counts[key] = (numerator, denominator)
+    else:
+        counts[key] = (previous[0] + numerator, previous[1] + denominator)
+
+
+def event_view(entity: Entity, rules: Rules) -> EventView | None:
+    """Status, responsible department and deadline of an event, or None while it has no valid created."""
+    slots = entity.slots
+    created = slots.get("created")
+    if created is None or not created.valid:
+        return None
+    created_data = created.data
+    kind = created_data["kind"]
+    created_day = created.day
+    reassigned = slots.get("reassigned")
+    department = created.department
+    deadline = created_data.get("deadline")
+    if reassigned is not None and reassigned.valid:
+        department = reassigned.department
+        deadline = reassigned.data.get("deadline", deadline)
+    if deadline is None:
+        deadline = rules.deadline(created_day, rules.sla_working_days[kind])
+    cancelled = slots.get("cancelled")
+    handled = slots.get("handled")
+    handled_at: float | None = None
+    if cancelled is not None and cancelled.valid:
+        status = "cancelled"
+    elif handled is not None and handled.valid:
+        status = "handled"
+        handled_at = handled.data["at"]
+    else:
+        status = "open"
+    return EventView(kind, department, created.division, created_day, deadline, status, handled_at)
+
+
+def _event_contribution(entity: Entity, rules: Rules) -> Contribution:
+    view = event_view(entity, rules)
+    counts: dict[AggKey, tuple[int, int]] = {}
+    for slot in entity.slots.values():
+        if slot.valid:
+            if view is not None:  # an orphan action counts in no period until its created arrives
+                department = slot.department or view.department
+                _add(counts, (view.created_day, ACCURACY, department, view.division), 1, 1)
+        elif view is not None:
+            _add(counts, (view.created_day, ACCURACY, slot.department, view.division), 0, 1)
+        else:
+            _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
+    if view is not None and view.status != "cancelled":
+        group = (view.department, view.division)
+        handled = view.status == "handled"
+        _add(counts, (view.created_day, HANDLING, *group), int(handled), 1)
+        if handled:
+            _add(counts, (view.created_day, ON_TIME, *group), int(not view.late), 1)
+    return Contribution(counts, (), view)
+
+
+def _single_slot_accuracy(slot: Slot, counts: dict[AggKey, tuple[int, int]]) -> None:
+    _add(counts, (slot.day, ACCURACY, slot.department, slot.division), int(slot.valid), 1)
+
+
+def _inspection_contribution(entity: Entity, rules: Rules) -> Contribution:
+    slot = entity.slots.get("")
+    if slot is None:
+        return EMPTY
+    counts: dict[AggKey, tuple[int, int]] = {}
+    _single_slot_accuracy(slot, counts)
+    if not slot.valid:
+        return Contribution(counts, ())
+    data = slot.data
+    _add(counts, (slot.day, MOBILE, slot.department, slot.division), int(data["channel"] == "mobile"), 1)
+    marks: tuple[Mark, ...] = ((data["item_code"], slot.day),) if data.get("double_random") else ()
+    return Contribution(counts, marks)
+
+
+def _item_contribution(entity: Entity, rules: Rules) -> Contribution:
+    slot = entity.slots.get("")
+    if slot is None:
+        return EMPTY
+    counts: dict[AggKey, tuple[int, int]] = {}
+    _single_slot_accuracy(slot, counts)
+    return Contribution(counts, ())
+
+
+def publish_deadline(decided_day: int, rules: Rules) -> float:
+    return rules.deadline(decided_day, rules.publish_within)
+
+
+def _disclosure_contribution(entity: Entity, rules: Rules) -> Contribution:
+    slot = entity.slots.get("")
+    if slot is None:
+        return EMPTY
+    counts: dict[AggKey, tuple[int, int]] = {}
+    _single_slot_accuracy(slot, counts)
+    if slot.valid:
+        published_at = slot.data.get("published_at")
+        if published_at is not None:
+            on_time = published_at <= publish_deadline(slot.day, rules)
+            _add(counts, (slot.day, DISCLOSURE_ON_TIME, slot.department, slot.division), int(on_time), 1)
+    return Contribution(counts, ())
+
+
+def _request_contribution(entity: Entity, rules: Rules) -> Contribution:
+    slots = entity.slots
+    submitted = slots.get("submitted")
+    anchor = submitted if submitted is not None and submitted.valid else None
+    counts: dict[AggKey, tuple[int, int]] = {}
+    for slot in slots.values():
+        if anchor is not None:
+            _add(counts, (anchor.day, ACCURACY, slot.department, anchor.division), int(slot.valid), 1)
+        elif not slot.valid:
+            _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
+    executed = slots.get("executed")
+    if anchor is not None and executed is not None and executed.valid:
+        group = (anchor.department, anchor.division)
+        elapsed = rules.working_days_between(anchor.data["at"], executed.data["at"])
+        _add(counts, (anchor.day, WITHDRAWAL_DAYS, *group), elapsed, 1)
+        batch = executed.data.get("batch_id") or anchor.data.get("batch_id")
+        if batch:
+            _add(counts, (anchor.day, WITHDRAWAL_BATCH_PREFIX + batch, *group), 1, 1)
+    return Contribution(counts, ())
+
+
+_CONTRIBUTIONS: Final[dict[str, Callable[[Entity, Rules], Contribution]]] = {
+    EVENT: _event_contribution,
+    INSPECTION: _inspection_contribution,
+    ITEM: _item_contribution,
+    DISCLOSURE: _disclosure_contribution,
+    REQUEST: _request_contribution,
+}
+
+
+def contribution(entity: Entity, rules: Rules) -> Contribution:
+    """What ``entity`` adds to the per-day aggregates, given its slots and the deadline rules."""
+    return _CONTRIBUTIONS[entity.kind](entity, rules)
+
+
+def is_resident(entity: Entity) -> bool:
+    """Whether the entity must stay in memory: it is open, or read live at scrape time (SPEC §9.4).
+
+    Everything else is only needed again if a late version arrives, and is then loaded from the store.
+    """
+    kind = entity.kind
+    if kind == ITEM:
+        return True  # the catalogue is small and every scrape reads all of it
+    if kind == INSPECTION:
+        return False
+    if kind == EVENT:
+        view = entity.contribution.view
+        if view is None:  # orphan actions wait for their created
+            return any(slot.valid for slot in entity.slots.values())
+        return view.status == "open"
+    if kind == DISCLOSURE:
+        slot = entity.slots.get("")
+        return slot is not None and slot.valid and slot.data.get("status") == "published"
+    if kind == REQUEST:
+        submitted = entity.slots.get("submitted")
+        if submitted is None or not submitted.valid:
+            return any(slot.valid for slot in entity.slots.values())
+        return not any(
+            (slot := entity.slots.get(final)) is not None and slot.valid for final in ("executed", "rejected")
+        )
+    return False

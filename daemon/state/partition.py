@@ -1,0 +1,157 @@
+"""The state of one partition scope: resident entities, per-day aggregates, coverage marks, offsets.
+
+A *scope* is a set of co-partitioned topics whose partition N is always owned by one instance
+(SPEC §2): ``events``; ``inspections`` (inspections + catalogue); ``disclosures`` (disclosures +
+withdrawal requests). Everything here is mutated only by :meth:`PartitionState.apply` and friends,
+which also record what became dirty so a checkpoint writes exactly the changed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from daemon.state.entities import (
+    AggKey,
+    Contribution,
+    Entity,
+    Mark,
+    Rules,
+    Slot,
+    contribution,
+    is_resident,
+    offer,
+)
+
+ScopeId = tuple[str, int]  # (scope name, partition number)
+
+
+@dataclass
+class Dirty:
+    """Keys changed since the last checkpoint."""
+
+    entities: set[str] = field(default_factory=set)
+    aggregates: set[AggKey] = field(default_factory=set)
+    marks: set[Mark] = field(default_factory=set)
+    offsets: set[str] = field(default_factory=set)
+
+    def clear(self) -> None:
+        self.entities.clear()
+        self.aggregates.clear()
+        self.marks.clear()
+        self.offsets.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.entities or self.aggregates or self.marks or self.offsets)
+
+
+class PartitionState:
+    """In-memory state of one scope; see the module docstring."""
+
+    def __init__(self, scope: str, partition: int, rules: Rules) -> None:
+        self.scope = scope
+        self.partition = partition
+        self.rules = rules
+        self.entities: dict[str, Entity] = {}
+        # day ordinal -> (indicator, department, division) -> [numerator, denominator]
+        self.aggregates: dict[int, dict[tuple[str, str, str], list[int]]] = {}
+        # item_code -> day ordinal -> number of valid 双随机 inspections
+        self.marks: dict[str, dict[int, int]] = {}
+        self.offsets: dict[str, int] = {}  # topic -> next offset to consume
+        self.dirty = Dirty()
+
+    @property
+    def scope_id(self) -> ScopeId:
+        return (self.scope, self.partition)
+
+    # --- loading ----------------------------------------------------------------------------------
+
+    def adopt(self, entity: Entity) -> None:
+        """Make a stored entity resident again; its contribution is already in the aggregates."""
+        entity.contribution = contribution(entity, self.rules)
+        self.entities[entity.key] = entity
+
+    def load_aggregate(self, key: AggKey, numerator: int, denominator: int) -> None:
+        day, indicator, department, division = key
+        self.aggregates.setdefault(day, {})[(indicator, department, division)] = [numerator, denominator]
+
+    def load_mark(self, item_code: str, day: int, count: int) -> None:
+        self.marks.setdefault(item_code, {})[day] = count
+
+    # --- updates ----------------------------------------------------------------------------------
+
+    def apply(self, kind: str, ident: str, name: str, slot: Slot) -> tuple[str, Entity]:
+        """Offer a record version to its entity; move the entity's contribution if it changed."""
+        key = f"{kind}:{ident}"
+        entity = self.entities.get(key)
+        if entity is None:
+            entity = Entity(kind, ident)
+            self.entities[key] = entity
+        outcome = offer(entity, name, slot)
+        if outcome == "applied":
+            before = entity.contribution
+            after = contribution(entity, self.rules)
+            entity.contribution = after
+            self._move(before, after)
+            self.dirty.entities.add(key)
+        return outcome, entity
+
+    def apply_counts(self, counts: dict[AggKey, tuple[int, int]]) -> None:
+        """Add counts that belong to no entity (a message without a usable record key)."""
+        self._add_counts(counts, 1)
+
+    def advance(self, topic: str, next_offset: int) -> None:
+        self.offsets[topic] = next_offset
+        self.dirty.offsets.add(topic)
+
+    def _move(self, before: Contribution, after: Contribution) -> None:
+        if before.counts != after.counts:
+            self._add_counts(before.counts, -1)
+            self._add_counts(after.counts, 1)
+        if before.marks != after.marks:
+            self._add_marks(before.marks, -1)
+            self._add_marks(after.marks, 1)
+
+    def _add_counts(self, counts: dict[AggKey, tuple[int, int]], sign: int) -> None:
+        aggregates = self.aggregates
+        dirty = self.dirty.aggregates
+        for key, (numerator, denominator) in counts.items():
+            day, indicator, department, division = key
+            by_group = aggregates.get(day)
+            if by_group is None:
+                by_group = aggregates[day] = {}
+            group = (indicator, department, division)
+            cell = by_group.get(group)
+            if cell is None:
+                cell = by_group[group] = [0, 0]
+            cell[0] += sign * numerator
+            cell[1] += sign * denominator
+            dirty.add(key)
+
+    def _add_marks(self, marks: Iterable[Mark], sign: int) -> None:
+        for item_code, day in marks:
+            days = self.marks.setdefault(item_code, {})
+            days[day] = days.get(day, 0) + sign
+            self.dirty.marks.add((item_code, day))
+
+    # --- checkpoint support -----------------------------------------------------------------------
+
+    def aggregate_value(self, key: AggKey) -> tuple[int, int]:
+        day, indicator, department, division = key
+        cell = self.aggregates.get(day, {}).get((indicator, department, division))
+        return (0, 0) if cell is None else (cell[0], cell[1])
+
+    def evict_closed(self) -> int:
+        """Drop clean entities that no longer need to be resident; returns how many were dropped."""
+        dirty = self.dirty.entities
+        closed = [
+            key for key, entity in self.entities.items() if key not in dirty and not is_resident(entity)
+        ]
+        for key in closed:
+            del self.entities[key]
+        return len(closed)
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The entity keys among ``keys`` that are not in memory (they may be in the store)."""
+        entities = self.entities
+        return [key for key in keys if key not in entities]

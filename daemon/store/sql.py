@@ -1,0 +1,356 @@
+"""SQL checkpoint store: SQLite (WAL, embedded default) and PostgreSQL, one implementation.
+
+Checkpoint order, inside ONE transaction (SPEC §9.1: state and offsets committed together):
+1. check the fencing epoch of every scope written (another instance may have claimed it);
+2. upsert dirty entities, aggregate cells and 双随机 marks as absolute values;
+3. upsert the next offset of every topic-partition in the scope;
+4. stamp ``last_checkpoint_at``; COMMIT.
+Only after COMMIT are dirty marks cleared; a failure rolls everything back and leaves them dirty, so
+the next attempt writes the same rows again. Kafka's own committed offsets are written after this,
+for lag tools only: on restart the stored offsets win.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from daemon.exceptions import StoreError, StoreVersionError
+from daemon.state.entities import Entity, is_resident
+from daemon.state.partition import PartitionState
+from daemon.store.base import SCHEMA_VERSION, FencedError, StoredEntity
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS svmon_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS svmon_owners (scope TEXT NOT NULL, part INTEGER NOT NULL,"
+    " epoch INTEGER NOT NULL, PRIMARY KEY (scope, part))",
+    "CREATE TABLE IF NOT EXISTS svmon_offsets (topic TEXT NOT NULL, part INTEGER NOT NULL,"
+    " next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
+    "CREATE TABLE IF NOT EXISTS svmon_entities (key TEXT PRIMARY KEY, scope TEXT NOT NULL,"
+    " part INTEGER NOT NULL, kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS svmon_entities_resident ON svmon_entities (scope, part, resident)",
+    "CREATE TABLE IF NOT EXISTS svmon_aggregates (scope TEXT NOT NULL, part INTEGER NOT NULL,"
+    " day INTEGER NOT NULL, indicator TEXT NOT NULL, department TEXT NOT NULL, division TEXT NOT NULL,"
+    " numerator BIGINT NOT NULL, denominator BIGINT NOT NULL,"
+    " PRIMARY KEY (scope, part, day, indicator, department, division))",
+    "CREATE INDEX IF NOT EXISTS svmon_aggregates_day ON svmon_aggregates (day)",
+    "CREATE TABLE IF NOT EXISTS svmon_marks (scope TEXT NOT NULL, part INTEGER NOT NULL,"
+    " item_code TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY (scope, part, item_code, day))",
+)
+
+_UPSERT_ENTITY = (
+    "INSERT INTO svmon_entities (key, scope, part, kind, resident, data) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET scope = excluded.scope, part = excluded.part,"
+    " resident = excluded.resident, data = excluded.data"
+)
+_UPSERT_AGGREGATE = (
+    "INSERT INTO svmon_aggregates (scope, part, day, indicator, department, division, numerator, denominator)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, part, day, indicator, department, division)"
+    " DO UPDATE SET numerator = excluded.numerator, denominator = excluded.denominator"
+)
+_UPSERT_MARK = (
+    "INSERT INTO svmon_marks (scope, part, item_code, day, count) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (scope, part, item_code, day) DO UPDATE SET count = excluded.count"
+)
+_UPSERT_OFFSET = (
+    "INSERT INTO svmon_offsets (topic, part, next_offset) VALUES (?, ?, ?)"
+    " ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset"
+)
+_UPSERT_META = (
+    "INSERT INTO svmon_meta (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SqlStore:
+    """A :class:`daemon.store.base.Store` over a DB-API connection (sqlite3 or psycopg)."""
+
+    def __init__(self, url: str, connection: Any, *, placeholder: str, dialect: str) -> None:
+        self.url = url
+        self._connection = connection
+        self._placeholder = placeholder
+        self._dialect = dialect
+        self._prepare_schema()
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        return statement if self._placeholder == "?" else statement.replace("?", self._placeholder)
+
+    def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
+        cursor = self._connection.cursor()
+        cursor.execute(self._sql(statement), parameters)
+        return cursor
+
+    def _executemany(self, statement: str, rows: list[Sequence[Any]]) -> None:
+        if rows:
+            self._connection.cursor().executemany(self._sql(statement), rows)
+
+    def _rollback(self) -> None:
+        with suppress(Exception):  # the connection may be gone; the error that got us here matters
+            self._connection.rollback()
+
+    def _prepare_schema(self) -> None:
+        try:
+            for statement in _TABLES:
+                self._execute(statement)
+            row = self._execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
+            if row is None:
+                self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
+            elif int(row[0]) > SCHEMA_VERSION:
+                self._rollback()
+                raise StoreVersionError(
+                    f"the store {self.url} has schema version {row[0]}, written by a newer svmon;"
+                    f" this build understands up to version {SCHEMA_VERSION}."
+                    " Upgrade svmon or point it at another store."
+                )
+            self._connection.commit()
+        except StoreVersionError:
+            raise
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot prepare the store {self.url}: {exc}") from exc
+
+    # --- ownership and restore --------------------------------------------------------------------
+
+    def claim(self, scope: str, partition: int) -> int:
+        try:
+            self._execute(
+                "INSERT INTO svmon_owners (scope, part, epoch) VALUES (?, ?, 1)"
+                " ON CONFLICT (scope, part) DO UPDATE SET epoch = svmon_owners.epoch + 1",
+                (scope, partition),
+            )
+            row = self._execute(
+                "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?", (scope, partition)
+            ).fetchone()
+            self._connection.commit()
+            return int(row[0])
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot claim {scope}/{partition} in {self.url}: {exc}") from exc
+
+    def restore(self, state: PartitionState) -> None:
+        scope, part = state.scope, state.partition
+        try:
+            rows = self._execute(
+                "SELECT key, data FROM svmon_entities WHERE scope = ? AND part = ? AND resident = 1",
+                (scope, part),
+            ).fetchall()
+            for key, data in rows:
+                state.adopt(Entity.from_json(key, json.loads(data)))
+            for day, indicator, department, division, numerator, denominator in self._execute(
+                "SELECT day, indicator, department, division, numerator, denominator FROM svmon_aggregates"
+                " WHERE scope = ? AND part = ?",
+                (scope, part),
+            ):
+                state.load_aggregate(
+                    (int(day), indicator, department, division), int(numerator), int(denominator)
+                )
+            for item_code, day, count in self._execute(
+                "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ?", (scope, part)
+            ):
+                state.load_mark(item_code, int(day), int(count))
+            self._connection.commit()
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot restore {scope}/{part} from {self.url}: {exc}") from exc
+
+    def offsets(self, topic_partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Stored next offsets; partitions never checkpointed are absent."""
+        wanted = set(topic_partitions)
+        try:
+            rows = self._execute("SELECT topic, part, next_offset FROM svmon_offsets").fetchall()
+            self._connection.commit()
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot read offsets from {self.url}: {exc}") from exc
+        return {(t, int(p)): int(o) for t, p, o in rows if (t, int(p)) in wanted}
+
+    def fetch(self, scope: str, partition: int, keys: Sequence[str]) -> list[StoredEntity]:
+        if not keys:
+            return []
+        found: list[StoredEntity] = []
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT key, data FROM svmon_entities WHERE key IN ({marks})"  # noqa: S608
+                rows = self._execute(query, chunk)
+                found.extend((key, json.loads(data)) for key, data in rows)
+            self._connection.commit()
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot read entities from {self.url}: {exc}") from exc
+        return found
+
+    # --- checkpoint -------------------------------------------------------------------------------
+
+    def checkpoint(self, states: Iterable[PartitionState], epochs: dict[tuple[str, int], int]) -> None:
+        states = [state for state in states if state.dirty]
+        if not states:
+            return
+        entity_rows: list[Sequence[Any]] = []
+        aggregate_rows: list[Sequence[Any]] = []
+        mark_rows: list[Sequence[Any]] = []
+        offset_rows: list[Sequence[Any]] = []
+        for state in states:
+            scope, part = state.scope, state.partition
+            for key in state.dirty.entities:
+                entity = state.entities[key]
+                resident = 1 if is_resident(entity) else 0
+                entity_rows.append((key, scope, part, entity.kind, resident, _dumps(entity.to_json())))
+            for agg_key in state.dirty.aggregates:
+                numerator, denominator = state.aggregate_value(agg_key)
+                aggregate_rows.append((scope, part, *agg_key, numerator, denominator))
+            for item_code, day in state.dirty.marks:
+                mark_rows.append((scope, part, item_code, day, state.marks.get(item_code, {}).get(day, 0)))
+            for topic in state.dirty.offsets:
+                offset_rows.append((topic, part, state.offsets[topic]))
+        try:
+            if self._dialect == "sqlite":
+                self._execute("BEGIN IMMEDIATE")
+            for state in states:
+                row = self._execute(
+                    "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
+                    + (" FOR UPDATE" if self._dialect == "postgresql" else ""),
+                    (state.scope, state.partition),
+                ).fetchone()
+                expected = epochs.get(state.scope_id)
+                if row is None or int(row[0]) != expected:
+                    raise FencedError(
+                        f"{state.scope}/{state.partition} was claimed by another instance"
+                        f" (epoch {None if row is None else row[0]}, ours {expected})",
+                        state.scope_id,
+                    )
+            self._executemany(_UPSERT_ENTITY, entity_rows)
+            self._executemany(_UPSERT_AGGREGATE, aggregate_rows)
+            self._executemany(_UPSERT_MARK, mark_rows)
+            self._executemany(_UPSERT_OFFSET, offset_rows)
+            self._execute(_UPSERT_META, ("last_checkpoint_at", repr(time.time())))
+            self._connection.commit()
+        except FencedError:
+            self._rollback()
+            raise
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"checkpoint to {self.url} failed: {exc}") from exc
+        for state in states:
+            state.dirty.clear()
+
+    # --- health and reading -----------------------------------------------------------------------
+
+    def ping(self) -> None:
+        try:
+            self._execute("SELECT 1").fetchone()
+            self._connection.commit()
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"store {self.url} unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self._connection.close()
+
+    def _read(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        try:
+            rows = self._execute(statement, parameters).fetchall()
+            self._connection.commit()
+            return list(rows)
+        except Exception as exc:
+            self._rollback()
+            raise StoreError(f"cannot read from {self.url}: {exc}") from exc
+
+    def aggregates(self, start_day: int, end_day: int) -> Iterator[tuple[int, str, str, str, int, int]]:
+        rows = self._read(
+            "SELECT day, indicator, department, division, SUM(numerator), SUM(denominator)"
+            " FROM svmon_aggregates WHERE day >= ? AND day <= ? GROUP BY day, indicator, department, division",
+            (start_day, end_day),
+        )
+        for day, indicator, department, division, numerator, denominator in rows:
+            yield int(day), indicator, department, division, int(numerator), int(denominator)
+
+    def resident_entities(self, kinds: Sequence[str]) -> Iterator[StoredEntity]:
+        marks = ", ".join("?" * len(kinds))
+        query = f"SELECT key, data FROM svmon_entities WHERE resident = 1 AND kind IN ({marks})"  # noqa: S608
+        for key, data in self._read(query, list(kinds)):
+            yield key, json.loads(data)
+
+    def marks(self, start_day: int, end_day: int) -> Iterator[tuple[str, int, int]]:
+        for item_code, day, count in self._read(
+            "SELECT item_code, day, SUM(count) FROM svmon_marks WHERE day >= ? AND day <= ?"
+            " GROUP BY item_code, day",
+            (start_day, end_day),
+        ):
+            yield item_code, int(day), int(count)
+
+    def last_checkpoint_at(self) -> float | None:
+        rows = self._read("SELECT value FROM svmon_meta WHERE name = 'last_checkpoint_at'")
+        return float(rows[0][0]) if rows else None
+
+    def is_empty(self) -> bool:
+        """True when nothing was ever checkpointed here."""
+        return self.last_checkpoint_at() is None
+
+
+def _open_sqlite(url: str, path: str) -> SqlStore:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
+        # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
+        connection = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
+        # transactions, which then replay from Kafka because offsets roll back with them.
+        connection.execute("PRAGMA synchronous=NORMAL")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+    return _SqliteStore(url, connection, placeholder="?", dialect="sqlite")
+
+
+class _SqliteStore(SqlStore):
+    """SQLite in autocommit mode: explicit BEGIN for writes; reads commit as no-ops."""
+
+    def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
+        return self._connection.execute(statement, parameters)
+
+    def _executemany(self, statement: str, rows: list[Sequence[Any]]) -> None:
+        if rows:
+            self._connection.executemany(statement, rows)
+
+
+def _open_postgres(url: str) -> SqlStore:
+    try:
+        import psycopg  # noqa: PLC0415 - only PostgreSQL deployments pay for loading it
+
+        connection = psycopg.connect(url, connect_timeout=5)
+    except Exception as exc:
+        raise StoreError(f"cannot connect to PostgreSQL store {_redact(url)}: {exc}") from exc
+    return SqlStore(_redact(url), connection, placeholder="%s", dialect="postgresql")
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def open_store(url: str) -> SqlStore:
+    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://…``)."""
+    if url.startswith("sqlite:///"):
+        return _open_sqlite(url, url.removeprefix("sqlite:///") or "svmon-state.db")
+    if url.startswith(("postgresql://", "postgres://")):
+        return _open_postgres(url)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host/db")
