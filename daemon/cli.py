@@ -1,0 +1,293 @@
+"""The ``svmon`` command line (SPEC §10): parse, load settings, dispatch, map errors to exit codes.
+
+The command modules (`daemon.app`, `daemon.demo`, `daemon.report`, `daemon.loader`) are imported
+inside their handlers, so that ``svmon check-config`` and ``svmon --help`` work (and stay fast) even
+where a command's heavier dependencies are missing or broken.
+
+Options that override a setting (``--store``, ``--bootstrap``, ``--port``) are applied to the
+`Settings` handed to the command, validated like any other setting; the raw values stay on ``args``.
+"""
+
+from __future__ import annotations
+
+# Command modules are imported inside their handlers on purpose (see the docstring above).
+# ruff: noqa: PLC0415
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from pydantic import ValidationError
+
+from daemon import __version__
+from daemon.config import Settings, describe_validation_error, load_settings, masked_dump
+from daemon.exceptions import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ConfigError,
+    SvmonError,
+    exit_code_for,
+)
+from schemas.identifiers import mask_personal_info
+
+__all__ = ["build_parser", "main"]
+
+_PROG = "svmon"
+_DEBUG_ENV = "SVMON_DEBUG"
+
+
+def _speed(value: str) -> str | float:
+    if value in ("fast", "realtime"):
+        return value
+    try:
+        factor = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not fast, realtime or a positive number") from None
+    if not factor > 0 or factor == float("inf"):
+        raise argparse.ArgumentTypeError(f"speed factor must be a positive number, got {value!r}")
+    return factor
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return number
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {port}")
+    return port
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML configuration file (default: $SVMON_CONFIG); SVMON_* environment variables override it",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``svmon`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Exact, durable indicators for the Internet + Supervision (互联网+监管) platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show tracebacks of errors (also: {_DEBUG_ENV}=1)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="run the daemon", description="Consume, checkpoint, serve metrics.")
+    _add_config_option(run)
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run everything on this machine with a generated year",
+        description="Start a local broker, produce the demo scenario, run the daemon and show a summary.",
+    )
+    demo.add_argument(
+        "--speed",
+        type=_speed,
+        default="fast",
+        help="fast (as fast as possible), realtime, or a speed-up factor such as 3600 (default: fast)",
+    )
+    demo.add_argument("--keep-running", action="store_true", help="keep serving after the scenario is done")
+    demo.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
+    demo.add_argument("--port", type=_port, metavar="N", help="HTTP port (default: from the configuration)")
+    demo.add_argument("--seed", type=int, default=None, metavar="N", help="random seed of the scenario")
+    demo.add_argument("--scale", type=_positive_float, default=None, metavar="F", help="scale volumes by F")
+    demo.set_defaults(handler=_demo)
+
+    report = commands.add_parser(
+        "report",
+        help="print the indicators of a period from the store",
+        description="Print indicators for a period, read from the store.",
+    )
+    report.add_argument(
+        "--period",
+        required=True,
+        metavar="P",
+        help="2023 | 2023Q4 | 2023-10 | 2023-10-08 | 2023-01-01..2023-06-30",
+    )
+    report.add_argument("--by", choices=("department", "division"), default="department")
+    report.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    report.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
+    _add_config_option(report)
+    report.set_defaults(handler=_report)
+
+    load = commands.add_parser(
+        "load", help="produce a JSONL file to a topic", description="Produce each line of FILE to a topic."
+    )
+    load.add_argument("file", type=Path, metavar="FILE", help="JSON Lines file, one record per line")
+    load.add_argument("--topic", required=True, metavar="T", help="topic to produce to")
+    load.add_argument("--bootstrap", metavar="HOST:PORT", help="brokers (default: from the configuration)")
+    _add_config_option(load)
+    load.set_defaults(handler=_load)
+
+    schemas = commands.add_parser(
+        "schemas", help="export the JSON Schemas of every record type", description="Write JSON Schema files."
+    )
+    schemas.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write to")
+    schemas.set_defaults(handler=_schemas)
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate and print the effective configuration (secrets masked)",
+        description="Validate the configuration and the files it names; print it as YAML, secrets masked.",
+    )
+    _add_config_option(check)
+    check.set_defaults(handler=_check_config)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
+    """Load settings and apply command-line overrides (section -> {key: value}), validated."""
+    settings = load_settings(getattr(args, "config", None))
+    changed = {section: values for section, values in overrides.items() if values}
+    if not changed:
+        return settings
+    data = settings.model_dump()
+    for section, values in changed.items():
+        data[section] = {**data[section], **values}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        message = describe_validation_error(exc, "invalid command-line option", env_names=False)
+        raise ConfigError(message) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from daemon.log import configure_logging
+
+    configure_logging(settings.log.level, settings.log.format)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _configure_logging(settings)
+    from daemon.app import run
+
+    return run(settings)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    overrides: dict[str, dict[str, Any]] = {
+        "store": {"url": args.store} if args.store is not None else {},
+        "http": {"port": args.port} if args.port is not None else {},
+    }
+    settings = _settings(args, **overrides)
+    _configure_logging(settings)
+    from daemon.demo import demo_command
+
+    return demo_command(settings, args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    settings = _settings(args, store={"url": args.store} if args.store is not None else {})
+    _configure_logging(settings)
+    from daemon.report import report_command
+
+    return report_command(settings, args)
+
+
+def _load(args: argparse.Namespace) -> int:
+    overrides = {"bootstrap_servers": args.bootstrap} if args.bootstrap is not None else {}
+    settings = _settings(args, kafka=overrides)
+    _configure_logging(settings)
+    from daemon.loader import load_command
+
+    return load_command(settings, args)
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from schemas.export import export_json_schemas
+
+    try:
+        written = export_json_schemas(args.out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write schemas to {args.out}: {exc}") from None
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def _check_referenced_files(settings: Settings) -> None:
+    """Load the files the settings name, so their errors surface now rather than at start-up."""
+    from daemon.calendar import WorkingCalendar
+    from schemas.registry import RegistryError, load_registry
+
+    WorkingCalendar(settings.calendar.override_file)
+    try:
+        load_registry(settings.registry_file)
+    except RegistryError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _check_referenced_files(settings)
+    sys.stdout.write(yaml.safe_dump(masked_dump(settings), sort_keys=False, allow_unicode=True))
+    return EXIT_OK
+
+
+def _debug_enabled(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "debug", False):
+        return True
+    return os.environ.get(_DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _report_error(error: BaseException, *, debug: bool, stream: TextIO) -> None:
+    # Error text can quote input data (a record, a URL); it passes the same PII masking as the logs.
+    if debug:
+        text = "".join(traceback.format_exception(error))
+        stream.write(mask_personal_info(text))
+    message = str(error) if str(error) else type(error).__name__
+    if not isinstance(error, SvmonError | OSError):
+        message = f"unexpected {type(error).__name__}: {message}"
+        if not debug:
+            message += f" (run with --debug or {_DEBUG_ENV}=1 for the traceback)"
+    stream.write(mask_personal_info(f"{_PROG}: error: {message}") + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``svmon`` with *argv* (default: the process arguments); return the exit code."""
+    parser = build_parser()
+    args: argparse.Namespace | None = None
+    try:
+        args = parser.parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except SystemExit as exc:
+        # argparse exits for --help, --version and usage errors; in-process callers want the code.
+        code = exc.code
+        if code is None:
+            return EXIT_OK
+        return code if isinstance(code, int) else EXIT_CONFIG
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{_PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        _report_error(exc, debug=_debug_enabled(args), stream=sys.stderr)
+        code = exit_code_for(exc)
+        return code if code != EXIT_OK else EXIT_FAILURE
