@@ -9,15 +9,10 @@ Label values come only from the registry (or ``_unregistered``/``_unknown``) and
 
 from __future__ import annotations
 
-import os
-
-# Must be set before prometheus_client is imported: no `*_created` series beside every counter.
-os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -27,6 +22,9 @@ from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL
 from daemon.state.entities import EventView
 from schemas.errors import ErrorCode
 from schemas.registry import UNREGISTERED_DEPARTMENT, Registry
+
+# No `*_created` series beside every counter: they double the series count for nothing we use.
+disable_created_metrics()
 
 EVENT_KINDS = ("risk_warning", "collaborative", "complaint", "clue")
 CHANNELS = ("mobile", "pc", "paper")

@@ -203,8 +203,8 @@ def _event_contribution(entity: Entity, rules: Rules) -> Contribution:
     for slot in entity.slots.values():
         if slot.valid:
             if view is not None:  # an orphan action counts in no period until its created arrives
-                department = slot.department or view.department
-                _add(counts, (view.created_day, ACCURACY, department, view.division), 1, 1)
+                # Every valid action of an event is the responsible department's record, like the event.
+                _add(counts, (view.created_day, ACCURACY, view.department, view.division), 1, 1)
         elif view is not None:
             _add(counts, (view.created_day, ACCURACY, slot.department, view.division), 0, 1)
         else:
