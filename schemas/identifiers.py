@@ -6,8 +6,9 @@ so every pattern is compiled once at import and the check digits are table looku
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date
+from operator import getitem
 
 __all__ = [
     "find_personal_info",
@@ -25,8 +26,12 @@ __all__ = [
 # checked here as the standard states it: 2 alphabet characters, a 6-digit division code, a 9-character
 # organisation code, and the check character.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUE = {character: value for value, character in enumerate(_USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# One table per position (character -> value x weight): `sum(map(getitem, tables, code))` is the
+# fastest pure-Python weighted sum, ~4x a zip/generator.
+_USCC_TABLES = tuple(
+    {character: value * weight for value, character in enumerate(_USCC_ALPHABET)} for weight in _USCC_WEIGHTS
+)
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}")
 
 
@@ -38,8 +43,7 @@ def is_valid_uscc(code: str) -> bool:
     """
     if len(code) != 18 or _USCC_SHAPE.fullmatch(code) is None:
         return False
-    pairs = zip(code[:17], _USCC_WEIGHTS, strict=True)
-    total = sum(_USCC_VALUE[character] * weight for character, weight in pairs)
+    total = sum(map(getitem, _USCC_TABLES, code))
     return code[17] == _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -51,24 +55,32 @@ _RIC_CHECK = "10X98765432"
 # real IDs keep codes of abolished or renamed counties (e.g. 330204 江东区, merged in 2016).
 _RIC_SHAPE = re.compile(r"[1-9][0-9]{16}[0-9X]")
 # Birth years before 1800 or after 2099 cannot occur on a card issued under GB 11643-1999.
-_RIC_FIRST_YEAR = 1800
-_RIC_LAST_YEAR = 2099
+_RIC_FIRST_YEAR = "1800"
+_RIC_LAST_YEAR = "2099"
+
+
+_RIC_TABLES = tuple({str(digit): digit * weight for digit in range(10)} for weight in _RIC_WEIGHTS)
+_MONTH_DAYS = frozenset(
+    f"{month:02}{day:02}"
+    for month, days in enumerate((31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), start=1)
+    for day in range(1, days + 1)
+)
 
 
 def _ric_check_character(first17: str) -> str:
-    pairs = zip(first17, _RIC_WEIGHTS, strict=True)
-    return _RIC_CHECK[sum(int(digit) * weight for digit, weight in pairs) % 11]
+    # `first17` must be 17 ASCII digits; map() stops at the shorter of tables and string.
+    return _RIC_CHECK[sum(map(getitem, _RIC_TABLES, first17)) % 11]
 
 
-def _has_valid_birth_date(first17: str) -> bool:
-    year, month, day = int(first17[6:10]), int(first17[10:12]), int(first17[12:14])
+def _has_valid_birth_date(number: str) -> bool:
+    # String comparisons on the digits (the shape regex guarantees them) avoid building a date.
+    year = number[6:10]
     if not _RIC_FIRST_YEAR <= year <= _RIC_LAST_YEAR:
         return False
-    try:
-        date(year, month, day)
-    except ValueError:
+    month_day = number[10:14]
+    if month_day not in _MONTH_DAYS:
         return False
-    return True
+    return month_day != "0229" or calendar.isleap(int(year))
 
 
 def is_valid_resident_id(number: str) -> bool:

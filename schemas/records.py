@@ -4,15 +4,15 @@ Checks that need nothing but the record itself (identifier check digits, decisio
 fields each event action may carry, times that contradict each other) live here as validators, so a
 record built in code obeys the same contract as one read from Kafka.  Each such validator raises a
 `PydanticCustomError` whose *type* is the `ErrorCode` value and whose context may name the offending
-sub-field; `schemas.decode` turns that into a `FieldError` without a lookup table.  Checks that need
-outside knowledge (the registry, the ingestion time) are in `schemas.decode`.
+sub-field (`subfield`); `schemas.decode` turns that into a `FieldError` without a lookup table.
+Checks that need outside knowledge (the registry, the ingestion time) are in `schemas.decode`.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
@@ -45,9 +45,25 @@ __all__ = [
     "Record",
     "Target",
     "event_action_problems",
+    "shanghai_date",
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_CHINA_STANDARD_OFFSET = timedelta(hours=8)
+# Asia/Shanghai has been UTC+8 without daylight saving since 1991.
+_LAST_SHANGHAI_DST_YEAR = 1991
+
+
+def shanghai_date(moment: datetime) -> date:
+    """The Asia/Shanghai calendar date of an aware timestamp.
+
+    A timestamp already written in +08:00 (nearly all of them) needs no time-zone conversion, which
+    costs ~0.5 µs on a path every disclosure takes.
+    """
+    if moment.utcoffset() == _CHINA_STANDARD_OFFSET and moment.year > _LAST_SHANGHAI_DST_YEAR:
+        return moment.date()
+    return moment.astimezone(SHANGHAI).date()
+
 
 # Length caps keep one hostile record from pinning megabytes of state per key.
 _Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -147,16 +163,29 @@ class EventRecord(_Record):
 
     @model_validator(mode="after")
     def _check_action_fields(self) -> EventRecord:
-        problems = event_action_problems(
-            self.action,
-            {name: getattr(self, name) for name in _EVENT_ACTION_SPECIFIC},
-        )
-        if problems:
+        # The spelled-out test mirrors _EVENT_ACTION_FIELDS; it runs for every event, and the table
+        # walk costs ~1 µs.  The table is consulted only to word the error.
+        action = self.action
+        if action == "created":
+            wrong = self.kind is None or self.department is None or self.division is None
+        elif action == "reassigned":
+            wrong = self.department is None or self.kind is not None or self.division is not None
+        else:
+            wrong = (
+                self.kind is not None
+                or self.department is not None
+                or self.division is not None
+                or self.deadline is not None
+            )
+        if wrong:
+            problems = event_action_problems(
+                action, {name: getattr(self, name) for name in _EVENT_ACTION_SPECIFIC}
+            )
             field, message = problems[0]
-            raise PydanticCustomError(ErrorCode.INVALID_FIELD.value, message, {"field": field})
+            raise PydanticCustomError(ErrorCode.INVALID_FIELD.value, message, {"subfield": field})
         if self.deadline is not None and self.deadline < self.at:
             raise PydanticCustomError(
-                ErrorCode.INCONSISTENT_TIME.value, "deadline is before at", {"field": "deadline"}
+                ErrorCode.INCONSISTENT_TIME.value, "deadline is before at", {"subfield": "deadline"}
             )
         return self
 
@@ -180,13 +209,13 @@ def _check_party_id(party_type: str, party_id: str, *, natural_person_checked: b
         raise PydanticCustomError(
             ErrorCode.INVALID_USCC.value,
             "not a valid 统一社会信用代码 (GB 32100-2015)",
-            {"field": "id"},
+            {"subfield": "id"},
         )
     if natural_person_checked and party_type == "natural_person" and not is_valid_resident_id(party_id):
         raise PydanticCustomError(
             ErrorCode.INVALID_RESIDENT_ID.value,
             "not a valid 居民身份证号 (GB 11643-1999)",
-            {"field": "id"},
+            {"subfield": "id"},
         )
 
 
@@ -312,11 +341,11 @@ class DisclosureRecord(_Record):
     @model_validator(mode="after")
     def _check_times(self) -> DisclosureRecord:
         # decided_at is a Shanghai calendar date, so published_at is compared on that calendar too.
-        if self.published_at is not None and self.published_at.astimezone(SHANGHAI).date() < self.decided_at:
+        if self.published_at is not None and shanghai_date(self.published_at) < self.decided_at:
             raise PydanticCustomError(
                 ErrorCode.INCONSISTENT_TIME.value,
                 "published_at is before decided_at",
-                {"field": "published_at"},
+                {"subfield": "published_at"},
             )
         if (
             self.withdrawn_at is not None
@@ -326,7 +355,7 @@ class DisclosureRecord(_Record):
             raise PydanticCustomError(
                 ErrorCode.INCONSISTENT_TIME.value,
                 "withdrawn_at is before published_at",
-                {"field": "withdrawn_at"},
+                {"subfield": "withdrawn_at"},
             )
         return self
 
