@@ -142,8 +142,7 @@ class Engine:
         result = BatchResult(consumed=len(messages))
         if not messages:
             return result
-        now = self.clock()
-        ingested_at = datetime.fromtimestamp(now, UTC)
+        seen_at = datetime.fromtimestamp(self.clock(), UTC)
         with self.lock:
             states = self.states
             owned: list[tuple[PartitionState, Any]] = []
@@ -153,7 +152,7 @@ class Engine:
                 if state is None:
                     result.skipped += 1
                     continue
-                prepared = self.pipeline.prepare(message, ingested_at)
+                prepared = self.pipeline.prepare(message, seen_at)
                 owned.append((state, prepared))
                 key = prepared.entity_key
                 if key is not None:
@@ -179,7 +178,7 @@ class Engine:
                     state.apply_counts(prepared.keyless)
                 state.advance(message.topic, message.offset + 1)
                 if prepared.rejected is not None:
-                    dlq.send(message.key, dlq_payload(prepared, ingested_at))
+                    dlq.send(message.key, dlq_payload(prepared, seen_at))
                     result.rejected += 1
                 else:
                     result.applied += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from daemon.state.entities import (
@@ -106,7 +106,14 @@ class Pipeline:
         self.topic_streams = topic_streams
         self.max_message_bytes = max_message_bytes
 
-    def prepare(self, message: Message, ingested_at: datetime) -> Prepared:
+    def prepare(self, message: Message, now: datetime) -> Prepared:
+        """Validate ``message``; ``now`` stands in for its ingestion time only when it has no timestamp.
+
+        Ingestion time is the Kafka message timestamp, not the wall clock, so a replay after a crash
+        (even days later) places keyless errors and judges ``future_time`` exactly as the first run did.
+        """
+        timestamp_ms = message.timestamp_ms
+        ingested_at = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms >= 0 else now
         decoded = decode(
             message.value,
             key=message.key,
