@@ -31,6 +31,8 @@ from schemas.errors import ErrorCode, FieldError
 from schemas.identifiers import is_valid_decision_no, is_valid_resident_id, is_valid_uscc
 
 __all__ = [
+    "EVENT_ACTION_FIELDS",
+    "EVENT_ACTION_SPECIFIC",
     "RECORD_TYPES",
     "SHANGHAI",
     "DisclosureRecord",
@@ -116,14 +118,14 @@ EventKind = Literal["risk_warning", "collaborative", "complaint", "clue"]
 
 # Per action: (fields that must be non-null, fields that may be non-null) beyond the common ones.
 # Null and absent mean the same, so producers that always write every key are not penalised.
-_EVENT_ACTION_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
+EVENT_ACTION_FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
     "created": (frozenset({"kind", "department", "division"}), frozenset({"item_code", "deadline"})),
     "signed": (frozenset(), frozenset({"item_code"})),
     "reassigned": (frozenset({"department"}), frozenset({"item_code", "deadline"})),
     "handled": (frozenset(), frozenset({"item_code"})),
     "cancelled": (frozenset(), frozenset({"item_code"})),
 }
-_EVENT_ACTION_SPECIFIC = ("kind", "department", "division", "item_code", "deadline")
+EVENT_ACTION_SPECIFIC = ("kind", "department", "division", "item_code", "deadline")
 
 
 def event_action_problems(action: str, values: Mapping[str, object]) -> list[tuple[str, str]]:
@@ -132,12 +134,12 @@ def event_action_problems(action: str, values: Mapping[str, object]) -> list[tup
     `values` maps field names to their values (None = absent); an unknown `action` yields nothing,
     since the action itself is then the error.
     """
-    rule = _EVENT_ACTION_FIELDS.get(action)
+    rule = EVENT_ACTION_FIELDS.get(action)
     if rule is None:
         return []
     required, optional = rule
     problems: list[tuple[str, str]] = []
-    for name in _EVENT_ACTION_SPECIFIC:
+    for name in EVENT_ACTION_SPECIFIC:
         present = values.get(name) is not None
         if name in required and not present:
             problems.append((name, f"required for action {action!r}"))
@@ -163,7 +165,7 @@ class EventRecord(_Record):
 
     @model_validator(mode="after")
     def _check_action_fields(self) -> EventRecord:
-        # The spelled-out test mirrors _EVENT_ACTION_FIELDS; it runs for every event, and the table
+        # The spelled-out test mirrors EVENT_ACTION_FIELDS; it runs for every event, and the table
         # walk costs ~1 µs.  The table is consulted only to word the error.
         action = self.action
         if action == "created":
@@ -179,7 +181,7 @@ class EventRecord(_Record):
             )
         if wrong:
             problems = event_action_problems(
-                action, {name: getattr(self, name) for name in _EVENT_ACTION_SPECIFIC}
+                action, {name: getattr(self, name) for name in EVENT_ACTION_SPECIFIC}
             )
             field, message = problems[0]
             raise PydanticCustomError(ErrorCode.INVALID_FIELD.value, message, {"subfield": field})
