@@ -1,0 +1,1 @@
+"""Deployment assets for svmon: dashboards, compose file, Kubernetes manifests and their generators."""

@@ -1,0 +1,287 @@
+"""Real Prometheus and Alertmanager on free loopback ports, and a scrape target serving an exposition.
+
+Each ``running_*`` context manager starts the Debian binary with its storage in a temporary
+directory, waits on the server's readiness endpoint (never a fixed sleep), and stops it on exit.
+A missing binary is ``unavailable()``: a failure in CI, a skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.services import free_port, unavailable, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "alerts" / "rules"
+ALERTMANAGER_CONFIG = REPO / "alerts" / "alertmanager.yml"
+GOLDEN_EXPOSITION = Path(__file__).resolve().parent / "data" / "svmon_metrics.prom"
+STARTUP_TIMEOUT = 30.0
+
+Json = dict[str, Any]
+
+
+def binary(name: str) -> str:
+    """Absolute path of a Prometheus-family executable, or ``unavailable`` when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        unavailable(f"`{name}` not on PATH (Debian: apt-get install prometheus prometheus-alertmanager)")
+    return path
+
+
+def _get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback http only
+        return json.load(response)
+
+
+def _responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback http only
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@contextmanager
+def _process(argv: list[str], log_path: Path, ready_url: str, what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` with output to ``log_path`` until ``ready_url`` answers 200; terminate it on exit."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: process.poll() is not None or _responds(ready_url), STARTUP_TIMEOUT, what)
+            if process.poll() is not None:
+                raise RuntimeError(f"{what} exited with {process.returncode}: {log_path.read_text()[-3000:]}")
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """A running Prometheus: its base URL and the few API calls the tests need."""
+
+    url: str
+    log_path: Path
+
+    def query(self, expr: str) -> list[Json]:
+        """The instant vector (or scalar as one sample) that ``expr`` evaluates to now."""
+        url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+        try:
+            body = _get_json(url)
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"query failed: {expr}\n{exc.read().decode()}") from exc
+        data = body["data"]
+        if data["resultType"] in {"scalar", "string"}:
+            return [{"metric": {}, "value": data["result"]}]
+        result: list[Json] = data["result"]
+        return result
+
+    def alerts(self) -> list[Json]:
+        """Active (pending or firing) alerts, with labels and state."""
+        alerts: list[Json] = _get_json(f"{self.url}/api/v1/alerts")["data"]["alerts"]
+        return alerts
+
+    def rule_groups(self) -> list[Json]:
+        """Loaded rule groups with each rule's health and last evaluation error."""
+        groups: list[Json] = _get_json(f"{self.url}/api/v1/rules")["data"]["groups"]
+        return groups
+
+
+@contextmanager
+def running_prometheus(
+    workdir: Path,
+    targets: list[str],
+    rule_files: list[Path],
+    *,
+    interval: str = "1s",
+    alertmanager: str | None = None,
+) -> Iterator[Prometheus]:
+    """Prometheus scraping ``targets`` (``host:port``) as job ``svmon`` with ``rule_files`` loaded.
+
+    Scrape and evaluation run every ``interval`` so that a test sees rates and alerts within seconds.
+    """
+    port = free_port()
+    config: Json = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(path) for path in rule_files],
+        "scrape_configs": [{"job_name": "svmon", "static_configs": [{"targets": targets}]}],
+    }
+    if alertmanager is not None:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    argv = [
+        binary("prometheus"),
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "prometheus.log"
+    with _process(argv, log_path, f"{url}/-/ready", f"Prometheus on port {port}"):
+        yield Prometheus(url=url, log_path=log_path)
+
+
+@dataclass(frozen=True)
+class Alertmanager:
+    """A running Alertmanager: its base URL and the v2 API calls the tests need."""
+
+    url: str
+    log_path: Path
+
+    def post_alerts(self, alerts: list[Json]) -> None:
+        """Send alerts as Prometheus does (``POST /api/v2/alerts``)."""
+        request = urllib.request.Request(  # noqa: S310 - loopback http only
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback http only
+            assert response.status == 200
+
+    def alerts(self) -> list[Json]:
+        """Every alert Alertmanager holds, with ``status.state`` and ``status.inhibitedBy``."""
+        alerts: list[Json] = _get_json(f"{self.url}/api/v2/alerts?inhibited=true&silenced=true&active=true")
+        return alerts
+
+
+@contextmanager
+def running_alertmanager(workdir: Path, config_file: Path = ALERTMANAGER_CONFIG) -> Iterator[Alertmanager]:
+    """Alertmanager with ``config_file``, clustering off, storage under ``workdir``."""
+    port = free_port()
+    argv = [
+        binary("prometheus-alertmanager"),
+        f"--config.file={config_file}",
+        f"--storage.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "alertmanager.log"
+    with _process(argv, log_path, f"{url}/-/ready", f"Alertmanager on port {port}"):
+        yield Alertmanager(url=url, log_path=log_path)
+
+
+class _Exposition:
+    """A golden exposition whose counters advance: each scrape multiplies them by the scrape number.
+
+    Counter and histogram samples scale together (so ratios and bucket shapes are those of the file),
+    and ``*_timestamp_seconds`` gauges read the time of the scrape.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._lines = text.splitlines()
+        self._scrapes = 0
+        self._lock = threading.Lock()
+        self._cumulative = self._cumulative_sample_names()
+
+    def _cumulative_sample_names(self) -> set[str]:
+        names: set[str] = set()
+        for line in self._lines:
+            if line.startswith("# TYPE "):
+                _, _, family, kind = line.split(maxsplit=3)
+                if kind == "counter":
+                    names.add(family)
+                elif kind == "histogram":
+                    names.update({f"{family}_bucket", f"{family}_count", f"{family}_sum"})
+        return names
+
+    def render(self) -> bytes:
+        with self._lock:
+            self._scrapes += 1
+            scrape = self._scrapes
+        now = time.time()
+        out = []
+        for line in self._lines:
+            rendered = line
+            if line and not line.startswith("#"):
+                series, value = line.rsplit(" ", 1)
+                name = series.split("{", 1)[0]
+                if name in self._cumulative:
+                    rendered = f"{series} {float(value) * scrape!r}"
+                elif name.endswith("_timestamp_seconds"):
+                    rendered = f"{series} {now!r}"
+            out.append(rendered)
+        return ("\n".join(out) + "\n").encode()
+
+
+@contextmanager
+def serving_exposition(path: Path = GOLDEN_EXPOSITION) -> Iterator[str]:
+    """Serve ``path`` as ``/metrics`` on a free loopback port; yields the ``host:port`` to scrape."""
+    exposition = _Exposition(path.read_text(encoding="utf-8"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = exposition.render()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep scrapes out of the test output."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="golden-exposition", daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def rule_files() -> list[Path]:
+    """The project's rule files, as Prometheus and the PrometheusRule load them."""
+    return sorted(RULES_DIR.glob("*.yml"))
+
+
+def load_rule_groups() -> list[Json]:
+    """Every rule group of ``alerts/rules``, in file order."""
+    groups: list[Json] = []
+    for path in rule_files():
+        groups.extend(yaml.safe_load(path.read_text(encoding="utf-8"))["groups"])
+    return groups
+
+
+def rules_without_for(destination: Path) -> list[Path]:
+    """Copies of the rule files with every ``for:`` removed, for a test that must see alerts fire now.
+
+    The ``for:`` durations themselves are proven by the promtool tests in ``alerts/tests``.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in rule_files():
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                rule.pop("for", None)
+        copy = destination / path.name
+        copy.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        copies.append(copy)
+    return copies

@@ -1,0 +1,198 @@
+"""Every recording rule and dashboard query returns data from a real Prometheus, and alerts fire.
+
+The real Prometheus (Debian package) scrapes ``svmon_target`` every second with the project's rules.
+``svmon_target`` serves the golden exposition for now; swapping it for the address of a real
+``svmon run`` (fed through Tansu) leaves every test below unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.grafana import build
+from tests.e2e.prometheus_fixtures import (
+    Prometheus,
+    load_rule_groups,
+    rules_without_for,
+    running_prometheus,
+    serving_exposition,
+)
+from tests.services import wait_for
+
+pytestmark = pytest.mark.e2e
+
+DATA_TIMEOUT = 30.0
+BELOW_TARGET_DEPARTMENT = "330203.zhzfj"
+
+# Values for the dashboards' template variables, as Grafana would substitute them. $__rate_interval
+# must span at least two scrapes; 1m covers every sample of this short-lived Prometheus.
+VARIABLES = {
+    "$__rate_interval": "1m",
+    "$department": "330200.scjgj",
+    "$division": ".+",
+    "$period": "month",
+    "$indicator": "event_on_time_rate",
+}
+
+
+@pytest.fixture(scope="module")
+def svmon_target() -> Iterator[str]:
+    """``host:port`` of the /metrics to scrape: the golden exposition until `svmon run` replaces it."""
+    with serving_exposition() as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def prometheus(svmon_target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """A real Prometheus with every rule file (``for:`` dropped), scraping the target, once it has data."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    rules = rules_without_for(workdir / "rules")
+    with running_prometheus(workdir, [svmon_target], rules) as server:
+        # Two scrapes at least, so that rate() over the counters has something to compute.
+        wait_for(
+            lambda: bool(server.query('count_over_time(up{job="svmon"}[1m]) >= 3')),
+            DATA_TIMEOUT,
+            "three scrapes of the svmon target",
+        )
+        yield server
+
+
+def _substitute(expr: str) -> str:
+    for variable, value in VARIABLES.items():
+        expr = expr.replace(variable, value)
+    assert "$" not in expr, f"unsubstituted variable in {expr}"
+    return expr
+
+
+def _dashboard_queries() -> list[tuple[str, str]]:
+    return [
+        (f"{name.removesuffix('.json')}-{panel_id}-{index}", _substitute(expr))
+        for name, dashboard in build.dashboards().items()
+        for index, (panel_id, _title, expr) in enumerate(build.panel_queries(dashboard))
+    ]
+
+
+def _returns_data(server: Prometheus, expr: str) -> bool:
+    return bool(server.query(expr))
+
+
+def test_every_rule_is_healthy(prometheus: Prometheus) -> None:
+    """Prometheus loads every rule group of alerts/rules and evaluates every rule without error."""
+    expected = {group["name"] for group in load_rule_groups()}
+
+    def rules() -> list[dict[str, str]]:
+        return [rule for group in prometheus.rule_groups() for rule in group["rules"]]
+
+    # Before its first evaluation a rule reports health "unknown" and the zero time.
+    wait_for(lambda: all(r["health"] != "unknown" for r in rules()), DATA_TIMEOUT, "every rule evaluated")
+    unhealthy = {rule["name"]: rule.get("lastError") for rule in rules() if rule["health"] != "ok"}
+    assert not unhealthy
+    assert {group["name"] for group in prometheus.rule_groups()} == expected
+
+
+def test_every_recording_rule_returns_data(prometheus: Prometheus) -> None:
+    """Each recording rule of alerts/rules yields at least one series from the scraped metrics."""
+    records = [rule["record"] for group in load_rule_groups() for rule in group["rules"] if "record" in rule]
+    missing = set(records)
+
+    def all_present() -> bool:
+        for record in list(missing):
+            if prometheus.query(record):
+                missing.discard(record)
+        return not missing
+
+    try:
+        wait_for(all_present, DATA_TIMEOUT, "data from every recording rule")
+    except TimeoutError:
+        pytest.fail(f"recording rules without data: {sorted(missing)}")
+
+
+@pytest.mark.parametrize(("panel", "expr"), _dashboard_queries(), ids=[q[0] for q in _dashboard_queries()])
+def test_dashboard_query_returns_data(prometheus: Prometheus, panel: str, expr: str) -> None:
+    """A dashboard panel's query, with its variables substituted, returns data."""
+    try:
+        wait_for(lambda: _returns_data(prometheus, expr), DATA_TIMEOUT, f"data for panel {panel}")
+    except TimeoutError:
+        pytest.fail(f"panel {panel} has no data: {expr}")
+
+
+def test_below_target_alert_fires_only_for_the_department_below_target(prometheus: Prometheus) -> None:
+    """SupervisionIndicatorBelowTarget fires for the department whose on-time rate is low, not others."""
+
+    def firing() -> list[dict[str, str]]:
+        return [
+            alert["labels"]
+            for alert in prometheus.alerts()
+            if alert["state"] == "firing"
+            and alert["labels"]["alertname"] == "SupervisionIndicatorBelowTarget"
+        ]
+
+    wait_for(lambda: len(firing()) >= 2, DATA_TIMEOUT, "the below-target alert for month and year")
+    labels = firing()
+    assert {(a["department"], a["indicator"], a["period"]) for a in labels} == {
+        (BELOW_TARGET_DEPARTMENT, "event_on_time_rate", "month"),
+        (BELOW_TARGET_DEPARTMENT, "event_on_time_rate", "year"),
+    }
+    assert all(a["severity"] == "warning" and a["category"] == "indicator" for a in labels)
+
+
+def test_watchdog_fires_and_the_healthy_pipeline_is_quiet(prometheus: Prometheus) -> None:
+    """The Watchdog fires, while no pipeline alert fires against a healthy, ready target."""
+    wait_for(
+        lambda: any(a["labels"]["alertname"] == "SupervisionWatchdog" for a in prometheus.alerts()),
+        DATA_TIMEOUT,
+        "the Watchdog",
+    )
+    pipeline = {
+        a["labels"]["alertname"] for a in prometheus.alerts() if a["labels"].get("category") == "pipeline"
+    }
+    # The golden target is up, ready, checkpointing now, flowing on every topic, with a small lag.
+    assert pipeline == set()
+
+
+def test_dashboards_read_only_known_metrics(prometheus: Prometheus) -> None:
+    """Every metric name a dashboard reads is either scraped from svmon or recorded by a rule."""
+    recorded = {rule["record"] for group in load_rule_groups() for rule in group["rules"] if "record" in rule}
+    samples = prometheus.query('{job="svmon", __name__=~"supervision_.*|up"}')
+    scraped = {sample["metric"]["__name__"] for sample in samples}
+    known = recorded | scraped | {"up"}
+    names = set()
+    for _panel, expr in _dashboard_queries():
+        names.update(re.findall(r"[a-z_]+:[a-z_]+:[a-z0-9_]+|supervision_[a-z_]+", expr))
+    unknown = {name for name in names if name not in known and f"{name}_bucket" not in known}
+    assert not unknown, f"dashboards read metrics nobody produces: {sorted(unknown)}"
+
+
+def test_golden_exposition_is_the_contract_of_spec_section_10() -> None:
+    """The golden exposition carries every metric name svmon promises in SPEC §10."""
+    text = (Path(__file__).parent / "data" / "svmon_metrics.prom").read_text(encoding="utf-8")
+    families = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
+    assert families >= {
+        "supervision_indicator_numerator",
+        "supervision_indicator_denominator",
+        "supervision_indicator_target",
+        "supervision_events_created_total",
+        "supervision_events_handled_total",
+        "supervision_events_handled_late_total",
+        "supervision_records_total",
+        "supervision_records_erroneous_total",
+        "supervision_inspections_total",
+        "supervision_events_open",
+        "supervision_events_overdue",
+        "supervision_disclosure_violations",
+        "supervision_disclosure_requests_open",
+        "supervision_consumer_lag_messages",
+        "supervision_messages_consumed_total",
+        "supervision_dlq_writes_total",
+        "supervision_checkpoint_duration_seconds",
+        "supervision_checkpoint_last_success_timestamp_seconds",
+        "supervision_checkpoint_failures_total",
+        "supervision_last_event_timestamp_seconds",
+        "supervision_calendar_fallback_days_total",
+        "supervision_ready",
+        "supervision_build_info",
+    }
