@@ -119,7 +119,7 @@ _MASK = re.compile(r"[*＊●•×]|[xXＸｘ]{3,}")
 # and a shorter run can never reach 11 characters, so a number embedded in a longer digit run (a
 # bank account, an order number) is never mistaken for an ID or a phone number.
 _DIGIT_RUN = re.compile(r"[0-9０-９]{11,}[XxＸｘ]?")
-_TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
+_TO_ASCII = str.maketrans("０１２３４５６７８９Ｘｘx", "0123456789XXX")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 # `+86` / `0086` glued to a mobile number is the one longer digit run that still is a phone number.
 _COUNTRY_PREFIXES = ("0086", "86")
@@ -127,12 +127,13 @@ _COUNTRY_PREFIXES = ("0086", "86")
 
 def _personal_span(run: str, start: int, text: str) -> tuple[int, int] | None:
     normalised = run.translate(_TO_ASCII)
-    length = len(normalised)
-    if length == 18 and normalised[:17].isdigit():
-        if normalised[17] == _ric_check_character(normalised[:17]):
+    digits = normalised.rstrip("X")
+    if len(digits) == 18 or (len(digits) == 17 and len(normalised) == 18):
+        # 18 digits followed by a stray x is still an 18-digit ID, the x being just text after it.
+        candidate = normalised[:18]
+        if candidate[17] == _ric_check_character(candidate[:17]):
             return (start, start + 18)
         return None
-    digits = normalised.rstrip("X")
     for prefix in _COUNTRY_PREFIXES:
         if len(digits) == 11 + len(prefix) and digits.startswith(prefix):
             if prefix == "86" and (start == 0 or text[start - 1] not in "+＋"):

@@ -23,6 +23,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "load_registry",
+    "parse_registry",
 ]
 
 UNREGISTERED_DEPARTMENT = "_unregistered"
