@@ -200,21 +200,27 @@ def event_view(entity: Entity, rules: Rules) -> EventView | None:
 def _event_contribution(entity: Entity, rules: Rules) -> Contribution:
     view = event_view(entity, rules)
     counts: dict[AggKey, tuple[int, int]] = {}
+    if view is None:
+        # Orphan actions count in no period until their created arrives; erroneous ones count at
+        # their own primary (or ingestion) time, as SPEC §4 says.
+        for slot in entity.slots.values():
+            if not slot.valid:
+                _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
+        return Contribution(counts, (), view)
+    day, department, division = view.created_day, view.department, view.division
+    valid = 0
     for slot in entity.slots.values():
         if slot.valid:
-            if view is not None:  # an orphan action counts in no period until its created arrives
-                # Every valid action of an event is the responsible department's record, like the event.
-                _add(counts, (view.created_day, ACCURACY, view.department, view.division), 1, 1)
-        elif view is not None:
-            _add(counts, (view.created_day, ACCURACY, slot.department, view.division), 0, 1)
+            valid += 1  # every valid action is the responsible department's record, like the event
         else:
-            _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
-    if view is not None and view.status != "cancelled":
-        group = (view.department, view.division)
+            _add(counts, (day, ACCURACY, slot.department, division), 0, 1)
+    if valid:
+        _add(counts, (day, ACCURACY, department, division), valid, valid)
+    if view.status != "cancelled":
         handled = view.status == "handled"
-        _add(counts, (view.created_day, HANDLING, *group), int(handled), 1)
+        counts[(day, HANDLING, department, division)] = (int(handled), 1)
         if handled:
-            _add(counts, (view.created_day, ON_TIME, *group), int(not view.late), 1)
+            counts[(day, ON_TIME, department, division)] = (int(not view.late), 1)
     return Contribution(counts, (), view)
 
 

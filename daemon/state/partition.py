@@ -105,9 +105,20 @@ class PartitionState:
         self.dirty.offsets.add(topic)
 
     def _move(self, before: Contribution, after: Contribution) -> None:
-        if before.counts != after.counts:
-            self._add_counts(before.counts, -1)
-            self._add_counts(after.counts, 1)
+        old, new = before.counts, after.counts
+        if old != new:
+            # Apply only the difference: most updates change one or two cells of an entity's share.
+            delta: dict[AggKey, tuple[int, int]] = {}
+            for key, (numerator, denominator) in new.items():
+                previous = old.get(key)
+                if previous is None:
+                    delta[key] = (numerator, denominator)
+                elif previous[0] != numerator or previous[1] != denominator:
+                    delta[key] = (numerator - previous[0], denominator - previous[1])
+            for key, (numerator, denominator) in old.items():
+                if key not in new:
+                    delta[key] = (-numerator, -denominator)
+            self._add_counts(delta, 1)
         if before.marks != after.marks:
             self._add_marks(before.marks, -1)
             self._add_marks(after.marks, 1)
