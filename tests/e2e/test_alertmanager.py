@@ -39,7 +39,8 @@ ROUTES = [
     ("oncall-pager", "alertname=SupervisionPersonalInfoExposed severity=critical department=330225.yyj"),
     ("scjgj-tickets", "alertname=SupervisionIndicatorBelowTarget severity=warning department=330200.scjgj"),
     ("sthjj-tickets", "alertname=SupervisionEventsOverdueGrowing severity=warning department=330200.sthjj"),
-    ("department-tickets", "alertname=SupervisionIndicatorBelowTarget severity=warning department=330225.yyj"),
+    # a department without a queue of its own falls back to the bureau's
+    ("department-tickets", "alertname=SupervisionDisclosureNotWithdrawn severity=warning department=x"),
     ("department-tickets", "alertname=SupervisionConsumerLagHigh severity=warning topic=svmon.events"),
     ("deadmans-switch", "alertname=SupervisionWatchdog severity=none"),
 ]
@@ -191,8 +192,10 @@ def test_indicator_alerts_are_active_while_the_target_is_up(alertmanager: Alertm
         ]
     )
     wait_for(
-        lambda: _status(alertmanager, "SupervisionPersonalInfoExposed")["state"] == "active"
-        and _status(alertmanager, "SupervisionWatchdog")["state"] == "active",
+        lambda: (
+            _status(alertmanager, "SupervisionPersonalInfoExposed")["state"] == "active"
+            and _status(alertmanager, "SupervisionWatchdog")["state"] == "active"
+        ),
         STATUS_TIMEOUT,
         "the page to be active",
     )
