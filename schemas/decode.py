@@ -329,10 +329,18 @@ def _classify_failure(
             division=division_label,
             primary_time=None,
         )
+    field_errors = list(_pydantic_errors(pydantic_errors))
+    # A field that is already invalid is not judged again (an empty department is not also an
+    # unknown one; a deadline an action may not carry is not also inconsistent).
+    invalid = {error.field for error in field_errors}
     errors = _unique(
         [
-            *_pydantic_errors(pydantic_errors),
-            *_raw_errors(schema, raw, ingested_at + FUTURE_TOLERANCE, registry),
+            *field_errors,
+            *(
+                error
+                for error in _raw_errors(schema, raw, ingested_at + FUTURE_TOLERANCE, registry)
+                if error.field not in invalid or error.code is ErrorCode.INVALID_FIELD
+            ),
         ]
     )
     return Rejected(
