@@ -188,7 +188,7 @@ def test_table_states_value_target_gap_and_verdict() -> None:
 
 
 def test_table_by_department_ranks_worst_first_with_shared_ranks() -> None:
-    """Per indicator, groups run from the lowest ratio up; equal ratios share a rank; no-data ones are counted."""
+    """Per indicator, groups run from the lowest ratio up; ties share a rank; no-data groups are counted."""
     groups = {
         "330225.czj": {"event_handling_rate": (99, 100)},
         "330200.scjgj": {"event_handling_rate": (1000, 1000)},
