@@ -1,0 +1,1 @@
+"""Kubernetes manifests; `python -m deploy.k8s.build` regenerates `prometheusrule.yaml` from alerts/rules."""
