@@ -286,8 +286,8 @@ class Engine:
 def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, now: float) -> Counts:
     """All eight indicators over [start_day, end_day] from the store, across every scope and instance.
 
-    Catalogue indicators use the catalogue as of the period's end; compliance is evaluated at ``now``
-    (it is a statement about what is published now, whatever the period).
+    Catalogue indicators use the catalogue as of the period's end; compliance covers the disclosures
+    decided in the period, judged by what is published at ``now``.
     """
     counts: Counts = {}
     for _day, indicator, department, division, numerator, denominator in store.aggregates(start_day, end_day):
@@ -306,5 +306,5 @@ def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, n
     onboarding(items, until_day=end_day, into=counts)
     coverage(items, marks, start_day, end_day, into=counts)
     disclosures = [Entity.from_json(key, data) for key, data in store.resident_entities([DISCLOSURE])]
-    compliance(disclosures, rules, now, into=counts)
+    compliance(disclosures, rules, now, into=counts, decided=(start_day, end_day))
     return counts

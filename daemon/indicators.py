@@ -145,14 +145,22 @@ def compliance(
     disclosures: Iterable[Entity],
     rules: Rules,
     now: float,
+    *,
     into: Counts | None = None,
     violations: dict[tuple[str, str], int] | None = None,
+    decided: tuple[int, int] | None = None,
 ) -> Counts:
-    """处罚公开合规率 at ``now``; also tallies violations per (department, violation) when asked."""
+    """处罚公开合规率 at ``now``; also tallies violations per (department, violation) when asked.
+
+    ``decided`` limits it to disclosures decided in that day range (a report's period, SPEC §4);
+    without it every published disclosure counts (the metrics' ``now``).
+    """
     counts: Counts = {} if into is None else into
     for entity in disclosures:
         slot = entity.slots.get("")
         if slot is None or not slot.valid or slot.data.get("status") != "published":
+            continue
+        if decided is not None and not decided[0] <= slot.day <= decided[1]:
             continue
         found = disclosure_violations(entity, rules, now)
         _bump(counts, (COMPLIANCE, slot.department, slot.division), int(not found), 1)
