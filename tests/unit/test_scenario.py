@@ -81,7 +81,7 @@ def test_messages_are_in_ingestion_order_and_before_as_of(scenario: Scenario) ->
 
 
 def test_every_error_is_corrected_by_a_higher_version_except_the_malformed(scenario: Scenario) -> None:
-    """An erroneous record is followed by a valid one of the same key and a higher version; 3 are malformed."""
+    """An erroneous record is followed by a valid one of the same key and higher version; 3 are malformed."""
     key_fields = {
         "events": ("event_id", "action"),
         "inspections": ("record_id",),
