@@ -206,7 +206,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     settings = _settings(args, store={"url": args.store} if args.store is not None else {})
     _configure_logging(settings)
-    from daemon.report import report_command
+    from daemon.reporting import report_command
 
     return report_command(settings, args)
 
