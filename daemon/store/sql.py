@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,9 @@ _UPSERT_META = (
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
 )
 
+_EPOCH = "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
+_EPOCH_FOR_UPDATE = _EPOCH + " FOR UPDATE"
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -76,12 +79,25 @@ def _dumps(value: Any) -> str:
 class SqlStore:
     """A :class:`daemon.store.base.Store` over a DB-API connection (sqlite3 or psycopg)."""
 
-    def __init__(self, url: str, connection: Any, *, placeholder: str, dialect: str) -> None:
+    def __init__(self, url: str, connect: Callable[[], Any], *, placeholder: str, dialect: str) -> None:
         self.url = url
-        self._connection = connection
+        self._connect = connect
+        self._current: Any = connect()
         self._placeholder = placeholder
         self._dialect = dialect
         self._prepare_schema()
+
+    @property
+    def _connection(self) -> Any:
+        """The live connection, reconnecting when the last one broke (a restarted server, a cut link)."""
+        if self._current is None or getattr(self._current, "closed", False):
+            try:
+                self._current = self._connect()
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"cannot reconnect to the store {self.url}: {exc}") from exc
+        return self._current
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -98,8 +114,15 @@ class SqlStore:
             self._connection.cursor().executemany(self._sql(statement), rows)
 
     def _rollback(self) -> None:
-        with suppress(Exception):  # the connection may be gone; the error that got us here matters
-            self._connection.rollback()
+        """Roll back after a failure; a connection that cannot even roll back is dropped for a new one."""
+        if self._current is None:
+            return
+        try:
+            self._current.rollback()
+        except Exception:  # the connection is gone; the error that got us here is what matters
+            with suppress(Exception):
+                self._current.close()
+            self._current = None
 
     def _prepare_schema(self) -> None:
         try:
@@ -221,11 +244,9 @@ class SqlStore:
             if self._dialect == "sqlite":
                 self._execute("BEGIN IMMEDIATE")
             for state in states:
-                row = self._execute(
-                    "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
-                    + (" FOR UPDATE" if self._dialect == "postgresql" else ""),
-                    (state.scope, state.partition),
-                ).fetchone()
+                # FOR UPDATE holds a rival claim off until COMMIT; SQLite's BEGIN IMMEDIATE already does.
+                lock = _EPOCH_FOR_UPDATE if self._dialect == "postgresql" else _EPOCH
+                row = self._execute(lock, (state.scope, state.partition)).fetchone()
                 expected = epochs.get(state.scope_id)
                 if row is None or int(row[0]) != expected:
                     raise FencedError(
@@ -259,8 +280,10 @@ class SqlStore:
             raise StoreError(f"store {self.url} unreachable: {exc}") from exc
 
     def close(self) -> None:
-        with suppress(Exception):
-            self._connection.close()
+        if self._current is not None:
+            with suppress(Exception):
+                self._current.close()
+            self._current = None
 
     def _read(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -274,7 +297,8 @@ class SqlStore:
     def aggregates(self, start_day: int, end_day: int) -> Iterator[tuple[int, str, str, str, int, int]]:
         rows = self._read(
             "SELECT day, indicator, department, division, SUM(numerator), SUM(denominator)"
-            " FROM svmon_aggregates WHERE day >= ? AND day <= ? GROUP BY day, indicator, department, division",
+            " FROM svmon_aggregates WHERE day >= ? AND day <= ?"
+            " GROUP BY day, indicator, department, division",
             (start_day, end_day),
         )
         for day, indicator, department, division, numerator, denominator in rows:
@@ -305,18 +329,24 @@ class SqlStore:
 
 def _open_sqlite(url: str, path: str) -> SqlStore:
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
-        # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
-        connection = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
-        # transactions, which then replay from Kafka because offsets roll back with them.
-        connection.execute("PRAGMA synchronous=NORMAL")
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
-    return _SqliteStore(url, connection, placeholder="?", dialect="sqlite")
+
+    def connect() -> sqlite3.Connection:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
+            # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
+            connection = sqlite3.connect(
+                str(target), timeout=30, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
+            # transactions, which then replay from Kafka because offsets roll back with them.
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+        return connection
+
+    return _SqliteStore(url, connect, placeholder="?", dialect="sqlite")
 
 
 class _SqliteStore(SqlStore):
@@ -331,13 +361,19 @@ class _SqliteStore(SqlStore):
 
 
 def _open_postgres(url: str) -> SqlStore:
-    try:
-        import psycopg  # noqa: PLC0415 - only PostgreSQL deployments pay for loading it
+    import psycopg  # noqa: PLC0415 - only PostgreSQL deployments pay for loading it
 
-        connection = psycopg.connect(url, connect_timeout=5)
-    except Exception as exc:
-        raise StoreError(f"cannot connect to PostgreSQL store {_redact(url)}: {exc}") from exc
-    return SqlStore(_redact(url), connection, placeholder="%s", dialect="postgresql")
+    def connect() -> Any:
+        try:
+            connection = psycopg.connect(url, connect_timeout=5, application_name="svmon")
+            # A hung server must fail the statement, not hang the loop: /readyz then says why.
+            connection.execute("SET statement_timeout = 15000")
+            connection.commit()
+        except Exception as exc:
+            raise StoreError(f"cannot connect to PostgreSQL store {_redact(url)}: {exc}") from exc
+        return connection
+
+    return SqlStore(_redact(url), connect, placeholder="%s", dialect="postgresql")
 
 
 def _redact(url: str) -> str:
