@@ -118,6 +118,8 @@ def running_prometheus(
     """Prometheus scraping ``targets`` (``host:port``) as job ``svmon`` with ``rule_files`` loaded.
 
     Scrape and evaluation run every ``interval`` so that a test sees rates and alerts within seconds.
+    Firing alerts are re-sent every ``interval`` too: the notifier discovers even a static
+    Alertmanager asynchronously, and what it drops before that would otherwise wait a minute.
     """
     port = free_port()
     config: Json = {
@@ -134,6 +136,7 @@ def running_prometheus(
         f"--config.file={config_path}",
         f"--storage.tsdb.path={workdir / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        f"--rules.alert.resend-delay={interval}",
     ]
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "prometheus.log"

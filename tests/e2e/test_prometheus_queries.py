@@ -15,9 +15,11 @@ import pytest
 
 from deploy.grafana import build
 from tests.e2e.prometheus_fixtures import (
+    Alertmanager,
     Prometheus,
     load_rule_groups,
     rules_without_for,
+    running_alertmanager,
     running_prometheus,
     serving_exposition,
 )
@@ -47,11 +49,21 @@ def svmon_target() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(svmon_target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
+    """The real Alertmanager with alerts/alertmanager.yml, receiving Prometheus's alerts."""
+    with running_alertmanager(tmp_path_factory.mktemp("alertmanager")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    svmon_target: str, alertmanager: Alertmanager, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
     """A real Prometheus with every rule file (``for:`` dropped), scraping the target, once it has data."""
     workdir = tmp_path_factory.mktemp("prometheus")
     rules = rules_without_for(workdir / "rules")
-    with running_prometheus(workdir, [svmon_target], rules) as server:
+    address = alertmanager.url.removeprefix("http://")
+    with running_prometheus(workdir, [svmon_target], rules, alertmanager=address) as server:
         # Two scrapes at least, so that rate() over the counters has something to compute.
         wait_for(
             lambda: bool(server.query('count_over_time(up{job="svmon"}[1m]) >= 3')),
@@ -138,6 +150,31 @@ def test_below_target_alert_fires_only_for_the_department_below_target(prometheu
         (BELOW_TARGET_DEPARTMENT, "event_on_time_rate", "year"),
     }
     assert all(a["severity"] == "warning" and a["category"] == "indicator" for a in labels)
+
+
+def test_alertmanager_receives_the_alert_with_its_department(
+    prometheus: Prometheus, alertmanager: Alertmanager
+) -> None:
+    """The below-target alert and the Watchdog reach Alertmanager, labels and annotations intact."""
+
+    def received() -> dict[str, dict[str, object]]:
+        return {alert["labels"]["alertname"]: alert for alert in alertmanager.alerts()}
+
+    wait_for(
+        lambda: {"SupervisionIndicatorBelowTarget", "SupervisionWatchdog"} <= set(received()),
+        DATA_TIMEOUT,
+        "alerts delivered to Alertmanager",
+    )
+    below = [
+        alert
+        for alert in alertmanager.alerts()
+        if alert["labels"]["alertname"] == "SupervisionIndicatorBelowTarget"
+    ]
+    assert {alert["labels"]["department"] for alert in below} == {BELOW_TARGET_DEPARTMENT}
+    assert all(
+        alert["annotations"]["runbook_url"].endswith("/SupervisionIndicatorBelowTarget.md") for alert in below
+    )
+    assert all(BELOW_TARGET_DEPARTMENT in alert["annotations"]["dashboard_url"] for alert in below)
 
 
 def test_watchdog_fires_and_the_healthy_pipeline_is_quiet(prometheus: Prometheus) -> None:
