@@ -28,6 +28,7 @@ from daemon.exceptions import DlqError, SourceError, StoreError
 from daemon.http import HttpServer
 from daemon.indicators import ratio
 from daemon.metrics import FlowCounters, Snapshot, StateCollector
+from daemon.pipeline import Message
 from daemon.source import DlqProducer, KafkaSource, Partition, probe_broker
 from daemon.store.sql import open_store
 from schemas.registry import load_registry
@@ -39,6 +40,7 @@ _LAG_EVERY_S = 5.0
 _PROGRESS_EVERY_S = 10.0
 _PROBE_EVERY_S = 2.0
 _MAX_BACKOFF_S = 30.0
+_SCRAPE_LOCK_WAIT_S = 2.0
 
 
 class App:
@@ -58,6 +60,7 @@ class App:
         self.dlq: DlqProducer | None = None
         self.http: HttpServer | None = None
         self.ready_event = threading.Event()
+        self._last_snapshot = Snapshot()
 
     # --- readiness --------------------------------------------------------------------------------
 
@@ -83,11 +86,10 @@ class App:
         engine, source = self.engine, self.source
         if engine is None or source is None:
             return
+        # Only pause here; reading stored offsets, seeking and restoring happen on the main loop,
+        # where a store failure is handled instead of surfacing from poll() as a KafkaError.
         with engine.lock:
             source.pause(partitions)
-            stored = engine.stored_offsets(partitions)
-            for partition in partitions:
-                source.seek(partition, stored.get(partition))
             self._pending.update(partitions)
             self._assigned_once = True
         log.info("partitions assigned", partitions=sorted(partitions))
@@ -209,7 +211,20 @@ class App:
             self._restore_pending(engine, source)
             messages = source.poll(_POLL_TIMEOUT_MS, max_records)
             if messages:
-                engine.process(messages, dlq)
+                try:
+                    engine.process(messages, dlq)
+                except StoreError as exc:
+                    # Raised before any state changed (loading evicted entities): take the batch
+                    # back and wait for the store, exactly as for a failed checkpoint.
+                    self._rewind(source, messages)
+                    counters.checkpoint_failures.inc()
+                    self._problem("checkpoint", f"store unavailable: {exc}")
+                    if not paused_for_failure:
+                        source.pause(source.assignment())
+                        paused_for_failure = True
+                    retry_at = time.monotonic() + backoff
+                    backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                    continue
                 since_checkpoint += len(messages)
             monotonic = time.monotonic()
             due = since_checkpoint >= every_records or (
@@ -217,6 +232,8 @@ class App:
             )
             if (due or paused_for_failure) and monotonic >= retry_at:
                 try:
+                    if paused_for_failure:
+                        engine.ping_store()  # a clean state would "checkpoint" without touching the store
                     offsets = engine.checkpoint(dlq)
                 except (StoreError, DlqError) as exc:
                     counters.checkpoint_failures.inc()
@@ -262,6 +279,9 @@ class App:
             pending = set(self._pending)
             scopes = {engine.scope_of(*p) for p in pending}
             try:
+                stored = engine.stored_offsets(pending)
+                for partition in pending:
+                    source.seek(partition, stored.get(partition))
                 for scope in sorted(scopes):
                     if scope not in engine.states:
                         started = time.monotonic()
@@ -278,6 +298,15 @@ class App:
             self._problem("store", None)
             self._pending.difference_update(pending)
             source.resume(pending)
+
+    @staticmethod
+    def _rewind(source: KafkaSource, messages: list[Message]) -> None:
+        first: dict[Partition, int] = {}
+        for message in messages:
+            partition = (message.topic, message.partition)
+            first[partition] = min(first.get(partition, message.offset), message.offset)
+        for partition, offset in first.items():
+            source.seek(partition, offset)
 
     def _commit_quietly(self, source: KafkaSource, offsets: dict[Partition, int]) -> None:
         try:
@@ -321,7 +350,14 @@ class App:
         engine = self.engine
         if engine is None:
             return Snapshot()
-        snapshot = engine.snapshot()
+        try:
+            snapshot = engine.snapshot(lock_timeout=_SCRAPE_LOCK_WAIT_S)
+        except TimeoutError:
+            # The loop holds the state while it waits on a slow store: answer with the last figures
+            # rather than hang the scrape (SPEC §9.5); readiness says what is wrong.
+            snapshot = self._last_snapshot
+        else:
+            self._last_snapshot = snapshot
         snapshot.lag = dict(self._lag)
         snapshot.ready = not self.readiness()
         return snapshot

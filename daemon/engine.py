@@ -138,7 +138,11 @@ class Engine:
     # --- processing -----------------------------------------------------------------------------
 
     def process(self, messages: list[Message], dlq: DlqSink) -> BatchResult:
-        """Validate and apply a batch; rejected messages go to ``dlq`` (flushed at checkpoint)."""
+        """Validate and apply a batch; rejected messages go to ``dlq`` (flushed at checkpoint).
+
+        A ``StoreError`` (from loading evicted entities) is raised before any state changes, so the
+        caller can take the whole batch back and retry it later.
+        """
         result = BatchResult(consumed=len(messages))
         if not messages:
             return result
@@ -245,19 +249,30 @@ class Engine:
                     offsets[(topic, state.partition)] = offset
             return offsets
 
+    def ping_store(self) -> None:
+        """Raise ``StoreError`` unless the store answers now."""
+        with self.lock:
+            self.store.ping()
+
     def positions(self) -> dict[tuple[str, int], int]:
         with self.lock:
             return {(t, s.partition): o for s in self.states.values() for t, o in s.offsets.items()}
 
     # --- reading --------------------------------------------------------------------------------
 
-    def snapshot(self, now: float | None = None) -> Snapshot:
-        """Indicators for the current day/month/quarter/year and the state gauges, at ``now``."""
+    def snapshot(self, now: float | None = None, lock_timeout: float = -1) -> Snapshot:
+        """Indicators for the current day/month/quarter/year and the state gauges, at ``now``.
+
+        Raises ``TimeoutError`` when the state lock is not free within ``lock_timeout`` seconds
+        (the loop is stuck on a slow store): scrapes must not hang with it.
+        """
         at = self.clock() if now is None else now
         today = day_of_epoch(at)
         starts = period_starts(today)
         snapshot = Snapshot(calendar_fallbacks=dict(self.calendar.fallback_counts))
-        with self.lock:
+        if not self.lock.acquire(timeout=lock_timeout):
+            raise TimeoutError("state busy")
+        try:
             states = list(self.states.values())
             for period, start in starts.items():
                 counts: Counts = {}
@@ -280,6 +295,8 @@ class Engine:
             snapshot.indicators["now"] = now_counts
             snapshot.open_events, snapshot.overdue_events, snapshot.orphan_actions = event_gauges(events, at)
             snapshot.requests_open = requests_open(requests)
+        finally:
+            self.lock.release()
         return snapshot
 
 

@@ -136,3 +136,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, stream: TextIO 
     _bridge_handler = _StdlibBridge(level=numeric_level)
     root.addHandler(_bridge_handler)
     root.setLevel(numeric_level)
+    # kafka-python narrates every connection and rebalance at INFO; an operator needs its warnings.
+    logging.getLogger("kafka").setLevel(max(numeric_level, logging.WARNING))

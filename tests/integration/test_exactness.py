@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
         crashing.start()
         threshold = total * kill // (KILLS + 1)
         wait_for(
-            lambda t=threshold: crashing.alive() and consumed_count(crash_path, ends) >= t,
+            partial(_progressed, crashing, crash_path, ends, threshold),
             120,
             f"progress past {threshold} messages before kill {kill}",
         )
@@ -220,6 +221,10 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
     assert by_department(steady_counts) == _truth_by_department(scenario)
     crash_dlq = dlq_sources(private_broker.bootstrap, crash_topics.dlq, len(rejected))
     assert {f[:3] for f in crash_dlq} == set(rejected)  # replays may repeat a DLQ write, never lose one
+
+
+def _progressed(daemon: Daemon, store_path: Path, ends: dict[tuple[str, int], int], threshold: int) -> bool:
+    return daemon.alive() and consumed_count(store_path, ends) >= threshold
 
 
 def _pause(seconds: float) -> None:

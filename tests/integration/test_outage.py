@@ -1,0 +1,157 @@
+"""SPEC §9.5 against real services: while the broker or the store is away, svmon keeps answering
+/metrics and /healthz, says why it is not ready, and resumes without loss when they return."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kafka import KafkaProducer
+
+from seeds.scenario import Scenario, generate
+from tests.daemon_process import Daemon, Topics
+from tests.integration.test_exactness import (
+    PARTITIONS,
+    _truth_totals,
+    caught_up,
+    totals,
+    year_counts,
+)
+from tests.services import POSTGRES_DSN, Broker, unavailable, unique_name, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return generate(977, scale=0.05)
+
+
+def produce_half(broker: Broker, topics: Topics, scenario: Scenario, half: int) -> dict[tuple[str, int], int]:
+    """Produce the first (half=0) or second (half=1) half of every stream; return partition end offsets."""
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    futures = []
+    for stream, topic in topics.by_stream().items():
+        messages = list(scenario.kafka_messages(stream))
+        middle = len(messages) // 2
+        for key, value, timestamp_ms in messages[:middle] if half == 0 else messages[middle:]:
+            futures.append((topic, producer.send(topic, key=key, value=value, timestamp_ms=timestamp_ms)))
+    producer.flush()
+    producer.close()
+    ends: dict[tuple[str, int], int] = {}
+    for topic, future in futures:
+        metadata = future.get(timeout=10)
+        ends[(topic, metadata.partition)] = max(ends.get((topic, metadata.partition), 0), metadata.offset + 1)
+    return ends
+
+
+def merge(
+    first: dict[tuple[str, int], int], second: dict[tuple[str, int], int]
+) -> dict[tuple[str, int], int]:
+    return {tp: max(first.get(tp, 0), second.get(tp, 0)) for tp in {*first, *second}}
+
+
+def not_ready_because(daemon: Daemon, word: str) -> bool:
+    status, body = daemon.get("/readyz")
+    return status == 503 and word in body
+
+
+def still_serving(daemon: Daemon) -> None:
+    """The liveness and metrics endpoints answer during the outage."""
+    assert daemon.get("/healthz")[0] == 200
+    status, metrics = daemon.get("/metrics")
+    assert status == 200
+    assert "supervision_ready 0.0" in metrics
+
+
+def test_broker_frozen_mid_run_flips_readiness_and_loses_nothing(
+    private_broker: Broker, scenario: Scenario, tmp_path: Path
+) -> None:
+    """A SIGSTOPped broker makes /readyz 503 with the reason; after SIGCONT svmon catches up exactly."""
+    topics = Topics.unique("outage")
+    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
+    private_broker.create_topics([topics.dlq], partitions=1)
+    first = produce_half(private_broker, topics, scenario, 0)
+    store_path = tmp_path / "state.db"
+    daemon = Daemon(private_broker.bootstrap, f"sqlite:///{store_path}", topics, tmp_path, unique_name("g"))
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        wait_for(
+            lambda: daemon.alive() and caught_up(store_path, first), 120, "the first half to be consumed"
+        )
+        private_broker.pause()
+        try:
+            wait_for(lambda: not_ready_because(daemon, "broker"), 30, "/readyz to blame the broker")
+            still_serving(daemon)
+        finally:
+            private_broker.resume()
+        second = produce_half(private_broker, topics, scenario, 1)
+        everything = merge(first, second)
+        wait_for(lambda: daemon.alive() and daemon.get("/readyz")[0] == 200, 120, "readiness to recover")
+        wait_for(lambda: caught_up(store_path, everything), 120, "the second half to be consumed")
+    finally:
+        assert daemon.stop() == 0, daemon.last_log()
+    assert totals(year_counts(f"sqlite:///{store_path}", scenario)) == _truth_totals(scenario)
+
+
+@pytest.fixture
+def postgres_role() -> Iterator[tuple[str, psycopg.Connection[tuple[object, ...]]]]:
+    """A login role of the test's own, on a schema of its own, that the test can lock out and let back in."""
+    try:
+        admin = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
+    except Exception as exc:
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_DSN}: {exc}")
+    role = f"svmon_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE ROLE {role} LOGIN")
+    admin.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    try:
+        yield f"postgresql://{role}@127.0.0.1:5432/test?options=-csearch_path%3D{role}", admin
+    finally:
+        admin.execute(f"ALTER ROLE {role} LOGIN")
+        admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+        admin.execute(f"DROP SCHEMA {role} CASCADE")
+        admin.execute(f"DROP ROLE {role}")
+        admin.close()
+
+
+def test_postgres_store_outage_pauses_progress_and_resumes_exactly(
+    private_broker: Broker,
+    scenario: Scenario,
+    tmp_path: Path,
+    postgres_role: tuple[str, psycopg.Connection[tuple[object, ...]]],
+) -> None:
+    """With its store refusing connections, svmon says so on /readyz and later catches up exactly."""
+    dsn, admin = postgres_role
+    role = dsn.split("://")[1].split("@")[0]
+    topics = Topics.unique("pg-outage")
+    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
+    private_broker.create_topics([topics.dlq], partitions=1)
+    first = produce_half(private_broker, topics, scenario, 0)
+    daemon = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, unique_name("g"))
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        admin.execute(f"ALTER ROLE {role} NOLOGIN")
+        admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+        wait_for(lambda: not_ready_because(daemon, "store"), 30, "/readyz to blame the store")
+        still_serving(daemon)
+        second = produce_half(private_broker, topics, scenario, 1)
+        admin.execute(f"ALTER ROLE {role} LOGIN")
+        everything = merge(first, second)
+        wait_for(lambda: daemon.alive() and daemon.get("/readyz")[0] == 200, 120, "readiness to recover")
+        wait_for(lambda: _pg_caught_up(admin, role, everything), 120, "everything to be checkpointed")
+    finally:
+        assert daemon.stop() == 0, daemon.last_log()
+    assert totals(year_counts(dsn, scenario)) == _truth_totals(scenario)
+
+
+def _pg_caught_up(
+    admin: psycopg.Connection[tuple[object, ...]], role: str, ends: dict[tuple[str, int], int]
+) -> bool:
+    rows = admin.execute(f"SELECT topic, part, next_offset FROM {role}.svmon_offsets").fetchall()
+    stored = {(str(topic), int(str(part))): int(str(offset)) for topic, part, offset in rows}
+    return all(stored.get(tp, 0) >= end for tp, end in ends.items())
