@@ -241,7 +241,7 @@ def test_invalid_store_option_is_a_config_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--store is validated like the setting it overrides."""
-    calls = _fake_command(monkeypatch, "daemon.report", "report_command")
+    calls = _fake_command(monkeypatch, "daemon.reporting", "report_command")
     assert main(["report", "--period", "2023", "--store", "mysql://db/x"]) == 2
     assert calls == []
     err = capsys.readouterr().err
@@ -251,7 +251,7 @@ def test_invalid_store_option_is_a_config_error(
 
 def test_report_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """report requires --period and passes --by, --format and the --store override."""
-    calls = _fake_command(monkeypatch, "daemon.report", "report_command", lambda: 0)
+    calls = _fake_command(monkeypatch, "daemon.reporting", "report_command", lambda: 0)
     argv = ["report", "--period", "2023-01-01..2023-06-30", "--by", "division", "--format", "csv"]
     assert main([*argv, "--store", "postgresql://svmon@db/svmon"]) == 0
     ((settings, args),) = calls
