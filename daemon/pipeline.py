@@ -24,6 +24,7 @@ from daemon.state.entities import (
 )
 from daemon.timeutil import day_of, day_of_epoch
 from schemas.decode import Accepted, Rejected, decode
+from schemas.errors import ErrorCode, FieldError
 from schemas.identifiers import find_personal_info, is_masked_id
 from schemas.records import (
     DisclosureRecord,
@@ -45,6 +46,9 @@ STREAM_SCOPE: Final = {
 }
 SCHEMA_LABELS: Final = ("event/v1", "inspection/v1", "item/v1", "disclosure/v1", "disclosure-request/v1")
 UNKNOWN_SCHEMA_LABEL: Final = "unknown"
+# Bytes of a rejected value echoed into its DLQ record: even if every byte is JSON-escaped as \\u00XX
+# (6x), the record stays under the 1 MiB Kafka request limit.
+DLQ_VALUE_LIMIT: Final = 128 * 1024
 _KEY_KINDS: Final = {
     "event": EVENT,
     "inspection": INSPECTION,
@@ -241,14 +245,22 @@ def dlq_payload(prepared: Prepared, seen_at: datetime) -> bytes:
     rejected = prepared.rejected
     if rejected is None:
         raise ValueError("only rejected messages have a DLQ record")
+    value, errors = message.value, rejected.errors
+    if value is not None and len(value) > DLQ_VALUE_LIMIT:
+        # The DLQ topic has the same size limits as the input: echoing a huge value (JSON-escaped,
+        # or base64) would make the DLQ write fail forever and stop the daemon. Keep a prefix.
+        value = value[:DLQ_VALUE_LIMIT]
+        size = len(message.value or b"")
+        note = f"value truncated in this DLQ record to its first {DLQ_VALUE_LIMIT} of {size} bytes"
+        errors = (*errors, FieldError(ErrorCode.TOO_LARGE, None, note))
     record = DlqRecord.for_message(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=message.key,
         timestamp_ms=message.timestamp_ms,
-        value=message.value,
-        errors=rejected.errors,
+        value=value,
+        errors=errors,
         seen_at=seen_at,
     )
     return record.model_dump_json(by_alias=True).encode()
