@@ -8,13 +8,16 @@ A missing binary is ``unavailable()``: a failure in CI, a skip elsewhere.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ RULES_DIR = REPO / "alerts" / "rules"
 ALERTMANAGER_CONFIG = REPO / "alerts" / "alertmanager.yml"
 GOLDEN_EXPOSITION = Path(__file__).resolve().parent / "data" / "svmon_metrics.prom"
 STARTUP_TIMEOUT = 30.0
+SVMON_STOP_TIMEOUT = 5.0
 
 Json = dict[str, Any]
 
@@ -257,6 +261,47 @@ def serving_exposition(path: Path = GOLDEN_EXPOSITION) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def running_svmon(workdir: Path, bootstrap_servers: str) -> Iterator[str]:
+    """A real ``svmon run`` (this checkout) with SQLite state under ``workdir``; yields ``host:port``.
+
+    Waits on ``/healthz`` only: /metrics answers even while the broker is unreachable (SPEC §9.5),
+    which is what a scrape needs. Readiness is the caller's business.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "SVMON_KAFKA__BOOTSTRAP_SERVERS": bootstrap_servers,
+        "SVMON_STORE__URL": f"sqlite:///{workdir / 'state.db'}",
+        "SVMON_HTTP__HOST": "127.0.0.1",
+        "SVMON_HTTP__PORT": str(port),
+    }
+    log_path = workdir / "svmon.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            wait_for(lambda: process.poll() is not None or _responds(url), STARTUP_TIMEOUT, "svmon /healthz")
+            if process.poll() is not None:
+                raise RuntimeError(f"svmon exited with {process.returncode}: {log_path.read_text()[-3000:]}")
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=SVMON_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                # Surfaced, not failed: stopping on SIGTERM is the daemon's own tests' business.
+                warnings.warn(
+                    f"svmon did not exit within {SVMON_STOP_TIMEOUT:.0f}s of SIGTERM; killed",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+                process.kill()
+                process.wait()
 
 
 def rule_files() -> list[Path]:

@@ -8,10 +8,12 @@ The real Prometheus (Debian package) scrapes ``svmon_target`` every second with 
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.grafana import build
 from tests.e2e.prometheus_fixtures import (
@@ -21,13 +23,22 @@ from tests.e2e.prometheus_fixtures import (
     rules_without_for,
     running_alertmanager,
     running_prometheus,
+    running_svmon,
     serving_exposition,
 )
-from tests.services import wait_for
+from tests.services import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
 DATA_TIMEOUT = 30.0
+GOLDEN = Path(__file__).parent / "data" / "svmon_metrics.prom"
+# Exported by the daemon but read by no rule or panel, so not in the golden file.
+DAEMON_ONLY_FAMILIES = {
+    "supervision_key_mismatches",
+    "supervision_records_ignored",
+    "supervision_event_orphan_actions",
+    "supervision_resident_entities",
+}
 BELOW_TARGET_DEPARTMENT = "330203.zhzfj"
 
 # Values for the dashboards' template variables, as Grafana would substitute them. $__rate_interval
@@ -206,7 +217,7 @@ def test_dashboards_read_only_known_metrics(prometheus: Prometheus) -> None:
 
 def test_golden_exposition_is_the_contract_of_spec_section_10() -> None:
     """The golden exposition carries every metric name svmon promises in SPEC §10."""
-    text = (Path(__file__).parent / "data" / "svmon_metrics.prom").read_text(encoding="utf-8")
+    text = GOLDEN.read_text(encoding="utf-8")
     families = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
     assert families >= {
         "supervision_indicator_numerator",
@@ -233,3 +244,39 @@ def test_golden_exposition_is_the_contract_of_spec_section_10() -> None:
         "supervision_ready",
         "supervision_build_info",
     }
+
+
+def _families(text: str) -> dict[str, tuple[str, set[str], set[str]]]:
+    """family name -> (type, label names, department values) of an exposition."""
+    families = {}
+    for family in text_string_to_metric_families(text):
+        labels = {name for sample in family.samples for name in sample.labels if name != "le"}
+        departments = {
+            sample.labels["department"] for sample in family.samples if "department" in sample.labels
+        }
+        families[family.name] = (family.type, labels, departments)
+    return families
+
+
+def test_golden_exposition_agrees_with_the_real_daemon(tmp_path: Path) -> None:
+    """Every family the real `svmon run` exports at start-up has the golden file's type and labels."""
+    unreachable_broker = f"127.0.0.1:{free_port()}"
+    with (
+        running_svmon(tmp_path, unreachable_broker) as address,
+        urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response,
+    ):
+        real = _families(response.read().decode())
+    golden = _families(GOLDEN.read_text(encoding="utf-8"))
+    # Families that need state (indicators, open events, violations…) appear once records flow;
+    # the golden file must cover every family the daemon pre-creates that the rules and boards read.
+    read = {name for name in real if name.startswith("supervision_")} - DAEMON_ONLY_FAMILIES
+    assert read <= set(golden), f"missing from the golden exposition: {sorted(read - set(golden))}"
+    for name in read:
+        real_type, real_labels, _departments = real[name]
+        golden_type, golden_labels, _departments = golden[name]
+        assert real_type == golden_type, name
+        if real_labels:  # a family without samples yet shows no label names
+            assert real_labels == golden_labels, name
+    registered = set().union(*(departments for _type, _labels, departments in real.values()))
+    used = set().union(*(departments for _type, _labels, departments in golden.values()))
+    assert used <= registered, f"departments unknown to the daemon's registry: {sorted(used - registered)}"
