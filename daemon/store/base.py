@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from daemon.exceptions import StoreError
 from daemon.state.partition import PartitionState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the table layout. A store written by a newer svmon is refused, never guessed at."""
 
 StoredEntity = tuple[str, dict[str, Any]]  # (entity key, slots as JSON)

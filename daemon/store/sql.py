@@ -32,8 +32,11 @@ _TABLES = (
     " epoch INTEGER NOT NULL, PRIMARY KEY (scope, part))",
     "CREATE TABLE IF NOT EXISTS svmon_offsets (topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
-    "CREATE TABLE IF NOT EXISTS svmon_entities (key TEXT PRIMARY KEY, scope TEXT NOT NULL,"
-    " part INTEGER NOT NULL, kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL)",
+    # Keyed by scope and partition too: a message whose Kafka key differs from its entity key lands in
+    # another partition, and each partition's copy of that entity is its own (SPEC §2).
+    "CREATE TABLE IF NOT EXISTS svmon_entities (scope TEXT NOT NULL, part INTEGER NOT NULL,"
+    " key TEXT NOT NULL, kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL,"
+    " PRIMARY KEY (scope, part, key))",
     "CREATE INDEX IF NOT EXISTS svmon_entities_resident ON svmon_entities (scope, part, resident)",
     "CREATE TABLE IF NOT EXISTS svmon_aggregates (scope TEXT NOT NULL, part INTEGER NOT NULL,"
     " day INTEGER NOT NULL, indicator TEXT NOT NULL, department TEXT NOT NULL, division TEXT NOT NULL,"
@@ -47,8 +50,7 @@ _TABLES = (
 
 _UPSERT_ENTITY = (
     "INSERT INTO svmon_entities (key, scope, part, kind, resident, data) VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (key) DO UPDATE SET scope = excluded.scope, part = excluded.part,"
-    " resident = excluded.resident, data = excluded.data"
+    " ON CONFLICT (scope, part, key) DO UPDATE SET resident = excluded.resident, data = excluded.data"
 )
 _UPSERT_AGGREGATE = (
     "INSERT INTO svmon_aggregates (scope, part, day, indicator, department, division, numerator, denominator)"
@@ -62,6 +64,17 @@ _UPSERT_MARK = (
 _UPSERT_OFFSET = (
     "INSERT INTO svmon_offsets (topic, part, next_offset) VALUES (?, ?, ?)"
     " ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset"
+)
+# Version 1 keyed entities by entity key alone, so two partitions holding the same entity (a
+# mis-keyed message) overwrote each other's row and a restart lost one of them.
+_FROM_VERSION_1 = (
+    "CREATE TABLE svmon_entities_v2 (scope TEXT NOT NULL, part INTEGER NOT NULL, key TEXT NOT NULL,"
+    " kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (scope, part, key))",
+    "INSERT INTO svmon_entities_v2 (scope, part, key, kind, resident, data)"
+    " SELECT scope, part, key, kind, resident, data FROM svmon_entities",
+    "DROP TABLE svmon_entities",
+    "ALTER TABLE svmon_entities_v2 RENAME TO svmon_entities",
+    "CREATE INDEX IF NOT EXISTS svmon_entities_resident ON svmon_entities (scope, part, resident)",
 )
 _UPSERT_META = (
     "INSERT INTO svmon_meta (name, value) VALUES (?, ?)"
@@ -130,6 +143,12 @@ class SqlStore:
                 self._execute(statement)
             row = self._execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
             if row is None:
+                self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
+            elif int(row[0]) == 1:
+                if self._dialect == "sqlite":
+                    self._execute("BEGIN IMMEDIATE")  # autocommit otherwise: migrate all or nothing
+                for statement in _FROM_VERSION_1:
+                    self._execute(statement)
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
             elif int(row[0]) > SCHEMA_VERSION:
                 self._rollback()
@@ -208,8 +227,11 @@ class SqlStore:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ", ".join("?" * len(chunk))
-                query = f"SELECT key, data FROM svmon_entities WHERE key IN ({marks})"  # noqa: S608
-                rows = self._execute(query, chunk)
+                query = (
+                    "SELECT key, data FROM svmon_entities"  # noqa: S608 - only placeholders are interpolated
+                    f" WHERE scope = ? AND part = ? AND key IN ({marks})"
+                )
+                rows = self._execute(query, [scope, partition, *chunk])
                 found.extend((key, json.loads(data)) for key, data in rows)
             self._connection.commit()
         except Exception as exc:
