@@ -1,0 +1,242 @@
+"""Tests of daemon.store.sql on SQLite: checkpoint, restore, fetch, fencing, schema versions.
+
+The behaviour tests take a ``store_url`` fixture, so tests/integration/test_store_postgres.py runs the
+same ones against a real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon.engine import Engine, report_counts
+from daemon.exceptions import StoreError, StoreVersionError
+from daemon.pipeline import Message
+from daemon.state.entities import Slot
+from daemon.state.partition import PartitionState
+from daemon.store.base import SCHEMA_VERSION, FencedError
+from daemon.store.sql import open_store
+from tests import records
+from tests.records import INGESTED, FakeDlq
+
+STAMP = int(INGESTED.timestamp() * 1000)
+EVERYTHING = (date(2000, 1, 1).toordinal(), date(2030, 1, 1).toordinal())
+START = records.at(date(2023, 3, 1))
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A fresh SQLite store in the test's directory."""
+    return f"sqlite:///{tmp_path}/state.db"
+
+
+def _engine(url: str, *scopes: tuple[str, int]) -> Engine:
+    engine = records.make_engine(url)
+    for scope in scopes or (("events", 0),):
+        engine.open_scope(scope)
+    return engine
+
+
+def _message(record: dict[str, object], offset: int, partition: int = 0, key: bytes | None = None) -> Message:
+    raw = records.raw(record)
+    return Message(raw.topic, partition, offset, raw.key if key is None else key, raw.value, STAMP)
+
+
+@pytest.fixture
+def engines() -> Iterator[list[Engine]]:
+    """Engines a test opens, closed afterwards."""
+    opened: list[Engine] = []
+    yield opened
+    for engine in opened:
+        engine.store.close()
+
+
+def test_checkpoint_then_restore_gives_the_same_state(store_url: str, engines: list[Engine]) -> None:
+    """A new engine on the same store restores open entities, aggregates, marks and offsets."""
+    first = _engine(store_url, ("events", 0), ("inspections", 0))
+    engines.append(first)
+    dlq = FakeDlq()
+    inspection = records.inspection("R1", "I1", START, double_random_task="T1")
+    first.process(
+        [
+            _message(records.event("E1", "created", START), 0),
+            _message(records.item("I1", START), 0),
+            _message(inspection, 1, key=b"I1"),
+        ],
+        dlq,
+    )
+    first.checkpoint(dlq)
+    second = _engine(store_url, ("events", 0), ("inspections", 0))
+    engines.append(second)
+    for scope, state in first.states.items():
+        restored = second.states[scope]
+        assert restored.offsets == state.offsets
+        assert restored.aggregates == state.aggregates
+        assert restored.marks == state.marks
+        assert {k: e.to_json() for k, e in restored.entities.items()} == {
+            k: e.to_json() for k, e in state.entities.items()
+        }
+    assert "event:E1" in second.states[("events", 0)].entities
+
+
+def test_closed_entities_are_fetched_back_by_key(store_url: str, engines: list[Engine]) -> None:
+    """A closed entity is not restored into memory but ``fetch`` returns it from its own partition."""
+    engine = _engine(store_url)
+    engines.append(engine)
+    dlq = FakeDlq()
+    engine.process(
+        [
+            _message(records.event("E1", "created", START), 0),
+            _message(records.event("E1", "handled", START + timedelta(days=1)), 1),
+        ],
+        dlq,
+    )
+    engine.checkpoint(dlq)
+    assert "event:E1" not in engine.states[("events", 0)].entities
+    fetched = engine.store.fetch("events", 0, ["event:E1", "event:nope"])
+    assert [key for key, _ in fetched] == ["event:E1"]
+    assert set(fetched[0][1]) == {"created", "handled"}
+    assert engine.store.fetch("events", 1, ["event:E1"]) == []
+
+
+def test_same_entity_in_two_partitions_keeps_both_copies(store_url: str, engines: list[Engine]) -> None:
+    """A mis-keyed action of an entity lands in another partition without overwriting the entity there."""
+    engine = _engine(store_url, ("events", 0), ("events", 1))
+    engines.append(engine)
+    dlq = FakeDlq()
+    engine.process([_message(records.event("E1", "created", START), 0)], dlq)
+    engine.process([_message(records.event("E1", "signed", START), 0, partition=1, key=b"x")], dlq)
+    engine.checkpoint(dlq)
+    reopened = _engine(store_url, ("events", 0), ("events", 1))
+    engines.append(reopened)
+    assert set(reopened.states[("events", 0)].entities["event:E1"].slots) == {"created"}
+    assert set(reopened.states[("events", 1)].entities["event:E1"].slots) == {"signed"}
+
+
+def test_failed_checkpoint_writes_nothing_and_keeps_rows_dirty(store_url: str, engines: list[Engine]) -> None:
+    """A checkpoint that fails midway rolls back state and offsets together and can be retried."""
+    engine = _engine(store_url)
+    engines.append(engine)
+    dlq = FakeDlq()
+    engine.process([_message(records.event("E1", "created", START), 0)], dlq)
+    state = engine.states[("events", 0)]
+    state.dirty.aggregates.add((1, "x", "y", "z"))
+    original = state.aggregate_value
+
+    def failing(key: tuple[int, str, str, str]) -> tuple[int, int]:
+        if key[1] == "x":
+            return (None, 0)  # type: ignore[return-value]  # NOT NULL: the INSERT fails mid-batch
+        return original(key)
+
+    state.aggregate_value = failing  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        engine.checkpoint(dlq)
+    assert engine.store.offsets([("svmon.events", 0)]) == {}
+    assert state.dirty.offsets == {"svmon.events"}
+    state.dirty.aggregates.discard((1, "x", "y", "z"))
+    state.aggregate_value = original  # type: ignore[method-assign]
+    engine.checkpoint(dlq)
+    assert engine.store.offsets([("svmon.events", 0)]) == {("svmon.events", 0): 1}
+
+
+def test_a_second_claim_fences_out_the_first_owner(store_url: str, engines: list[Engine]) -> None:
+    """After another claim, the old owner's checkpoint raises FencedError and writes nothing."""
+    old = _engine(store_url)
+    new = _engine(store_url)
+    engines.extend([old, new])
+    dlq = FakeDlq()
+    old.process([_message(records.event("E1", "created", START), 0)], dlq)
+    state = old.states[("events", 0)]
+    with pytest.raises(FencedError) as raised:
+        old.store.checkpoint([state], old.epochs)
+    assert raised.value.scope_id == ("events", 0)
+    assert "claimed by another instance" in str(raised.value)
+    assert new.store.offsets([("svmon.events", 0)]) == {}
+
+
+def test_engine_drops_a_fenced_scope_and_checkpoints_the_rest(store_url: str, engines: list[Engine]) -> None:
+    """Engine.checkpoint drops a scope another instance claimed and still writes its other scopes."""
+    old = _engine(store_url, ("events", 0), ("events", 1))
+    engines.append(old)
+    dlq = FakeDlq()
+    old.process(
+        [
+            _message(records.event("E1", "created", START), 0),
+            _message(records.event("E2", "created", START), 0, partition=1, key=b"E2"),
+        ],
+        dlq,
+    )
+    new = _engine(store_url, ("events", 0))
+    engines.append(new)
+    offsets = old.checkpoint(dlq)
+    assert ("events", 0) not in old.states
+    assert offsets == {("svmon.events", 1): 1}
+    assert old.store.offsets([("svmon.events", 0), ("svmon.events", 1)]) == {("svmon.events", 1): 1}
+
+
+def test_reports_read_every_partition(store_url: str, engines: list[Engine]) -> None:
+    """Aggregates and marks read from the store are summed across partitions and scopes."""
+    engine = _engine(store_url, ("events", 0), ("events", 1))
+    engines.append(engine)
+    dlq = FakeDlq()
+    engine.process(
+        [
+            _message(records.event("E1", "created", START), 0),
+            _message(records.event("E2", "created", START), 0, partition=1, key=b"E2"),
+        ],
+        dlq,
+    )
+    engine.checkpoint(dlq)
+    counts = report_counts(engine.store, engine.rules, *EVERYTHING, INGESTED.timestamp())
+    assert counts[("event_handling_rate", records.DEPARTMENT_CODES[0], "330200")] == [0, 2]
+    assert engine.store.last_checkpoint_at() is not None
+
+
+# --- SQLite only ------------------------------------------------------------------------------------
+
+
+def test_a_store_from_a_newer_svmon_is_refused(tmp_path: Path) -> None:
+    """A store whose schema version is newer than this build is refused with a message saying what to do."""
+    url = f"sqlite:///{tmp_path}/state.db"
+    open_store(url).close()
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("UPDATE svmon_meta SET value = '99' WHERE name = 'schema_version'")
+    with pytest.raises(StoreVersionError) as raised:
+        open_store(url)
+    message = str(raised.value)
+    assert "schema version 99" in message
+    assert f"up to version {SCHEMA_VERSION}" in message
+    assert "Upgrade svmon" in message
+
+
+def test_a_version_1_store_is_migrated_keeping_its_entities(tmp_path: Path) -> None:
+    """A store written by schema version 1 (entities keyed by entity key only) opens with its rows intact."""
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE svmon_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        connection.execute("INSERT INTO svmon_meta VALUES ('schema_version', '1')")
+        connection.execute(
+            "CREATE TABLE svmon_entities (key TEXT PRIMARY KEY, scope TEXT NOT NULL, part INTEGER NOT NULL,"
+            " kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL)"
+        )
+        connection.execute("INSERT INTO svmon_entities VALUES ('item:I1', 'inspections', 0, 'item', 1, '{}')")
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.fetch("inspections", 0, ["item:I1"]) == [("item:I1", {})]
+        state = PartitionState("inspections", 1, records.make_engine(f"sqlite:///{tmp_path}/o.db").rules)
+        state.apply("item", "I1", "", Slot(1, 1, False, 1, "d", "v", {}))
+        store.checkpoint([state], {("inspections", 1): store.claim("inspections", 1)})
+        assert len(store.fetch("inspections", 1, ["item:I1"])) == 1
+        assert len(store.fetch("inspections", 0, ["item:I1"])) == 1
+    finally:
+        store.close()
+
+
+def test_unsupported_url_is_a_readable_error() -> None:
+    """An unknown store URL scheme says which ones are supported."""
+    with pytest.raises(StoreError, match=r"sqlite:///path or postgresql://"):
+        open_store("mysql://x")
