@@ -28,7 +28,7 @@ from daemon.indicators import (
     requests_open,
     sum_days,
 )
-from daemon.metrics import FlowCounters, Snapshot
+from daemon.metrics import FlowCounters, Snapshot, Tally, count_in, tally_event_transition, tally_rejected
 from daemon.pipeline import STREAM_SCOPE, Message, Pipeline, dlq_payload
 from daemon.state.entities import DISCLOSURE, EVENT, ITEM, REQUEST, Entity, Rules
 from daemon.state.partition import PartitionState, ScopeId
@@ -163,6 +163,8 @@ class Engine:
                     wanted.setdefault(state.scope_id, []).append(key)
             self._load_evicted(wanted)
             counters = self.counters
+            tally: Tally = {}
+            newest: dict[str, float] = {}
             for state, prepared in owned:
                 message = prepared.message
                 after_view = None
@@ -173,11 +175,10 @@ class Engine:
                         prepared.kind, prepared.ident, prepared.slot_name, prepared.slot
                     )
                     after_view = entity.contribution.view
-                    if counters is not None:
-                        if outcome != "applied":
-                            counters.ignored.labels(message.topic, outcome).inc()
-                        elif prepared.kind == EVENT:
-                            counters.event_transition(before_view, after_view)
+                    if outcome != "applied":
+                        count_in(tally, "ignored", (message.topic, outcome))
+                    elif prepared.kind == EVENT:
+                        tally_event_transition(tally, before_view, after_view)
                 elif prepared.keyless is not None:
                     state.apply_counts(prepared.keyless)
                 state.advance(message.topic, message.offset + 1)
@@ -186,8 +187,9 @@ class Engine:
                     result.rejected += 1
                 else:
                     result.applied += 1
-                if counters is not None:
-                    self._count(counters, prepared, after_view)
+                self._count(tally, newest, prepared, after_view)
+            if counters is not None:
+                counters.apply(tally, newest)
             self.consumed_total += result.consumed - result.skipped
             self.applied_total += result.applied
             self.rejected_total += result.rejected
@@ -203,20 +205,24 @@ class Engine:
             for key, data in self.store.fetch(scope_id[0], scope_id[1], missing):
                 state.adopt(Entity.from_json(key, data))
 
-    def _count(self, counters: FlowCounters, prepared: Any, view: Any) -> None:
+    @staticmethod
+    def _count(tally: Tally, newest: dict[str, float], prepared: Any, view: Any) -> None:
         message = prepared.message
-        counters.messages_consumed.labels(message.topic).inc()
-        counters.last_event_time.labels(message.topic).set(message.timestamp_ms / 1000)
+        topic = message.topic
+        count_in(tally, "messages_consumed", (topic,))
+        seconds = message.timestamp_ms / 1000
+        if seconds > newest.get(topic, 0.0):
+            newest[topic] = seconds
         department = prepared.department or (view.department if view is not None else UNREGISTERED_DEPARTMENT)
-        counters.records.labels(prepared.schema, department).inc()
+        count_in(tally, "records", (prepared.schema, department))
         if prepared.key_mismatch:
-            counters.key_mismatches.labels(message.topic).inc()
+            count_in(tally, "key_mismatches", (topic,))
         if prepared.rejected is not None:
-            counters.rejected(prepared.schema, department, [e.code for e in prepared.rejected.errors])
-            counters.dlq_writes.labels(message.topic).inc()
+            tally_rejected(tally, prepared.schema, department, [e.code for e in prepared.rejected.errors])
+            count_in(tally, "dlq_writes", (topic,))
         elif prepared.kind == "inspection" and prepared.slot is not None:
             slot = prepared.slot
-            counters.inspections.labels(slot.department, slot.division, slot.data["channel"]).inc()
+            count_in(tally, "inspections", (slot.department, slot.division, slot.data["channel"]))
 
     # --- checkpoint -----------------------------------------------------------------------------
 
