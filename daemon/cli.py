@@ -177,10 +177,10 @@ def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings
         raise ConfigError(message) from None
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     from daemon.log import configure_logging
 
-    configure_logging(settings.log.level, settings.log.format)
+    configure_logging(settings.log.level, settings.log.format, stream=stream)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -205,7 +205,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     settings = _settings(args, store={"url": args.store} if args.store is not None else {})
-    _configure_logging(settings)
+    _configure_logging(settings, sys.stderr)  # stdout carries the report (JSON, CSV): logs stay out of it
     from daemon.reporting import report_command
 
     return report_command(settings, args)
