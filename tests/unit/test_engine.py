@@ -1,0 +1,121 @@
+"""Tests of daemon.engine without Kafka: batches, the DLQ, checkpoints and snapshots."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon.engine import Engine
+from daemon.exceptions import DlqError
+from daemon.pipeline import Message
+from tests import records
+from tests.records import INGESTED, FakeDlq
+
+TODAY = INGESTED - timedelta(hours=2)
+STAMP = int(INGESTED.timestamp() * 1000)
+
+
+def _engine(tmp_path: Path, *scopes: tuple[str, int]) -> Engine:
+    engine = records.make_engine(f"sqlite:///{tmp_path}/state.db")
+    for scope in scopes or (("events", 0), ("inspections", 0), ("disclosures", 0)):
+        engine.open_scope(scope)
+    return engine
+
+
+def test_every_message_is_applied_or_sent_to_the_dlq(tmp_path: Path) -> None:
+    """Consumed = applied + rejected, and each rejected message is one DLQ write (SPEC §9.3)."""
+    engine = _engine(tmp_path)
+    messages = records.mixed_stream(random.Random(3), 80, garbage=5)
+    dlq = FakeDlq()
+    result = engine.process(records.assign_offsets(messages), dlq)
+    assert result.consumed == len(messages)
+    assert result.applied + result.rejected == len(messages)
+    assert result.rejected == sum(not m.valid for m in messages) == len(dlq.sent)
+    engine.store.close()
+
+
+def test_messages_of_unowned_partitions_are_skipped_not_applied(tmp_path: Path) -> None:
+    """A message of a partition this engine does not own is counted as skipped and changes nothing."""
+    engine = _engine(tmp_path, ("events", 0))
+    value = records.encode(records.event("E1", "created", TODAY))
+    result = engine.process([Message("svmon.events", 1, 0, b"E1", value, 0)], FakeDlq())
+    assert (result.skipped, result.applied) == (1, 0)
+    assert engine.positions() == {}
+    engine.store.close()
+
+
+class _BrokenDlq(FakeDlq):
+    def flush(self, timeout: float = 30.0) -> int:
+        raise DlqError("DLQ svmon.dlq not writable")
+
+
+def test_no_checkpoint_when_the_dlq_cannot_be_written(tmp_path: Path) -> None:
+    """If the DLQ flush fails, nothing is checkpointed: offsets never pass an unsaved rejection."""
+    engine = _engine(tmp_path, ("events", 0))
+    engine.process(records.assign_offsets([records.Raw("events", b"", b"junk", None, False)]), FakeDlq())
+    with pytest.raises(DlqError):
+        engine.checkpoint(_BrokenDlq())
+    assert engine.store.offsets([("svmon.events", 0)]) == {}
+    assert engine.states[("events", 0)].dirty
+    engine.store.close()
+
+
+def test_checkpoint_returns_the_offsets_to_commit(tmp_path: Path) -> None:
+    """After a checkpoint, the returned offsets are the next offsets stored per topic-partition."""
+    engine = _engine(tmp_path)
+    dlq = FakeDlq()
+    messages = [records.raw(records.event(f"E{n}", "created", TODAY)) for n in range(3)]
+    engine.process(records.assign_offsets(messages), dlq)
+    assert engine.checkpoint(dlq) == {("svmon.events", 0): 3}
+    assert engine.store.offsets([("svmon.events", 0)]) == {("svmon.events", 0): 3}
+    engine.store.close()
+
+
+def test_snapshot_reports_open_overdue_orphans_and_requests(tmp_path: Path) -> None:
+    """The snapshot counts open and overdue events, orphan actions and open withdrawal requests at now."""
+    engine = _engine(tmp_path)
+    dlq = FakeDlq()
+    long_ago = TODAY - timedelta(days=60)
+    messages = [
+        records.raw(records.event("E1", "created", TODAY, kind="clue")),
+        records.raw(records.event("E2", "created", long_ago, kind="risk_warning")),
+        records.raw(records.event("E3", "handled", TODAY)),
+        records.raw(records.disclosure_request("Q1", "submitted", TODAY, reason="expired")),
+    ]
+    engine.process(records.assign_offsets(messages), dlq)
+    snapshot = engine.snapshot(now=INGESTED.timestamp())
+    department = records.DEPARTMENT_CODES[0]
+    assert snapshot.open_events == {
+        ("clue", department, "330200"): 1,
+        ("risk_warning", department, "330200"): 1,
+    }
+    assert snapshot.overdue_events == {("risk_warning", department, "330200"): 1}
+    assert snapshot.orphan_actions == 1
+    assert snapshot.requests_open == {(department, "withdraw", "expired"): 1}
+    assert snapshot.indicators["day"][("event_handling_rate", department, "330200")] == [0, 1]
+    assert snapshot.indicators["quarter"][("event_handling_rate", department, "330200")] == [0, 2]
+    engine.store.close()
+
+
+def test_late_record_of_an_evicted_entity_is_applied_once(tmp_path: Path) -> None:
+    """A duplicate of a closed, evicted event changes nothing; a correction moves it back to open."""
+    engine = _engine(tmp_path, ("events", 0))
+    dlq = FakeDlq()
+    created = records.event("E1", "created", TODAY)
+    handled = records.event("E1", "handled", TODAY + timedelta(minutes=30))
+    engine.process(records.assign_offsets([records.raw(created), records.raw(handled)]), dlq)
+    engine.checkpoint(dlq)
+    state = engine.states[("events", 0)]
+    assert "event:E1" not in state.entities
+    before = {day: {k: list(v) for k, v in cells.items()} for day, cells in state.aggregates.items()}
+    duplicate = Message("svmon.events", 0, 2, b"E1", records.encode(handled), STAMP)
+    engine.process([duplicate], dlq)
+    assert state.aggregates == before
+    cancelled = records.event("E1", "cancelled", TODAY + timedelta(hours=1))
+    engine.process([Message("svmon.events", 0, 3, b"E1", records.encode(cancelled), STAMP)], dlq)
+    key = ("event_handling_rate", records.DEPARTMENT_CODES[0], "330200")
+    assert state.aggregates[TODAY.date().toordinal()][key] == [0, 0]
+    engine.store.close()

@@ -1,0 +1,145 @@
+"""Tests of daemon.state.entities: version supersede rules, event derivation, contributions, residency."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from daemon.calendar import WorkingCalendar
+from daemon.config import Settings
+from daemon.engine import make_rules
+from daemon.state.entities import (
+    ACCURACY,
+    HANDLING,
+    ON_TIME,
+    Entity,
+    Slot,
+    contribution,
+    event_view,
+    is_resident,
+    offer,
+)
+from daemon.timeutil import SHANGHAI, end_of_day_epoch
+
+RULES = make_rules(Settings(), WorkingCalendar(None))
+DAY = date(2023, 9, 28).toordinal()
+AT = datetime(2023, 9, 28, 9, tzinfo=SHANGHAI).timestamp()
+
+
+def _slot(version: int = 1, fingerprint: int = 1, valid: bool = True, **data: object) -> Slot:
+    return Slot(version, fingerprint, valid, DAY, "330200.scjgj", "330200", dict(data))
+
+
+def _created(**data: object) -> Slot:
+    return Slot(1, 1, True, DAY, "330200.scjgj", "330200", {"kind": "complaint", "at": AT, **data})
+
+
+def test_higher_version_supersedes() -> None:
+    """A higher version replaces the slot and is reported as applied."""
+    entity = Entity("event", "E1")
+    assert offer(entity, "created", _slot(1)) == "applied"
+    assert offer(entity, "created", _slot(2, fingerprint=0)) == "applied"
+    assert entity.slots["created"].version == 2
+
+
+def test_equal_version_same_bytes_is_a_duplicate() -> None:
+    """The same version with the same fingerprint is a duplicate and changes nothing."""
+    entity = Entity("event", "E1")
+    offer(entity, "created", _slot(1, fingerprint=5))
+    assert offer(entity, "created", _slot(1, fingerprint=5)) == "duplicate"
+
+
+def test_lower_version_is_stale() -> None:
+    """A lower version than the one held is stale and ignored."""
+    entity = Entity("event", "E1")
+    offer(entity, "created", _slot(3))
+    assert offer(entity, "created", _slot(2, fingerprint=99)) == "stale"
+    assert entity.slots["created"].version == 3
+
+
+def test_equal_version_conflict_resolves_the_same_in_either_order() -> None:
+    """Two different records with one version number end with the same winner whatever comes first."""
+    low, high = _slot(1, fingerprint=1), _slot(1, fingerprint=2)
+    one, two = Entity("event", "E1"), Entity("event", "E1")
+    offer(one, "created", low)
+    offer(one, "created", high)
+    offer(two, "created", high)
+    offer(two, "created", low)
+    assert one.slots["created"] is two.slots["created"] is high
+
+
+def test_default_deadline_counts_working_days_across_the_national_day_holiday() -> None:
+    """A complaint created 2023-09-28 is due end of 2023-10-13: 09-29..10-06 off, 10-07/10-08 worked."""
+    entity = Entity("event", "E1", {"created": _created()})
+    view = event_view(entity, RULES)
+    assert view is not None
+    assert view.deadline == end_of_day_epoch(date(2023, 10, 13).toordinal())
+
+
+def test_reassignment_moves_department_and_deadline() -> None:
+    """A valid reassigned record sets the responsible department and its deadline wins over created's."""
+    reassigned = Slot(1, 1, True, DAY, "330200.jtj", "330200", {"at": AT, "deadline": AT + 60})
+    entity = Entity("event", "E1", {"created": _created(deadline=AT + 30), "reassigned": reassigned})
+    view = event_view(entity, RULES)
+    assert view is not None
+    assert (view.department, view.deadline) == ("330200.jtj", AT + 60)
+
+
+def test_cancelled_wins_over_handled() -> None:
+    """With both valid, cancelled is the status; an erroneous cancelled leaves the event handled."""
+    handled = _slot(at=AT + 10)
+    entity = Entity("event", "E1", {"created": _created(), "handled": handled, "cancelled": _slot(at=AT)})
+    view = event_view(entity, RULES)
+    assert view is not None
+    assert view.status == "cancelled"
+    entity.slots["cancelled"] = _slot(2, valid=False)
+    view = event_view(entity, RULES)
+    assert view is not None
+    assert (view.status, view.handled_at) == ("handled", AT + 10)
+
+
+def test_cancelled_event_leaves_the_handling_denominator() -> None:
+    """A cancelled event contributes no handling cell, only its records' accuracy."""
+    entity = Entity("event", "E1", {"created": _created(), "cancelled": _slot(at=AT)})
+    counts = contribution(entity, RULES).counts
+    assert (DAY, HANDLING, "330200.scjgj", "330200") not in counts
+    assert counts[(DAY, ACCURACY, "330200.scjgj", "330200")] == (2, 2)
+
+
+def test_late_handling_is_not_on_time() -> None:
+    """Handled after the deadline counts in the on-time denominator but not its numerator."""
+    entity = Entity("event", "E1", {"created": _created(deadline=AT + 60), "handled": _slot(at=AT + 61)})
+    counts = contribution(entity, RULES).counts
+    assert counts[(DAY, ON_TIME, "330200.scjgj", "330200")] == (0, 1)
+    assert counts[(DAY, HANDLING, "330200.scjgj", "330200")] == (1, 1)
+
+
+def test_orphan_actions_count_nowhere_until_created() -> None:
+    """Valid actions without a valid created contribute nothing and keep the event resident."""
+    entity = Entity("event", "E1", {"handled": _slot(at=AT)})
+    entity.contribution = contribution(entity, RULES)
+    assert entity.contribution.counts == {}
+    assert is_resident(entity)
+
+
+def test_erroneous_orphan_counts_at_its_own_day() -> None:
+    """An erroneous action without a created counts as inaccurate at its own primary day and place."""
+    slot = Slot(1, 1, False, DAY - 5, "_unregistered", "_unknown", {})
+    counts = contribution(Entity("event", "E1", {"handled": slot}), RULES).counts
+    assert counts == {(DAY - 5, ACCURACY, "_unregistered", "_unknown"): (0, 1)}
+
+
+def test_handled_event_is_not_resident_but_an_open_one_is() -> None:
+    """Open events stay in memory; handled ones may be evicted."""
+    entity = Entity("event", "E1", {"created": _created()})
+    entity.contribution = contribution(entity, RULES)
+    assert is_resident(entity)
+    entity.slots["handled"] = _slot(at=AT)
+    entity.contribution = contribution(entity, RULES)
+    assert not is_resident(entity)
+
+
+def test_entity_json_round_trip() -> None:
+    """Entities survive to_json/from_json with identical slots."""
+    entity = Entity("inspection", "R:1", {"": _slot(channel="mobile", item_code="I1", double_random=True)})
+    copy = Entity.from_json(entity.key, entity.to_json())
+    assert (copy.kind, copy.ident, copy.slots) == ("inspection", "R:1", entity.slots)
