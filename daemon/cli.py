@@ -104,19 +104,48 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="run everything on this machine with a generated year",
-        description="Start a local broker, produce the demo scenario, run the daemon and show a summary.",
+        description=(
+            "Start a local Kafka-compatible broker (Tansu), produce a generated year 2023 for Ningbo, "
+            "run the daemon against it and show a live summary of its indicators. "
+            "Ctrl-C (or SIGTERM) stops the daemon, then the broker, and exits 0."
+        ),
+        epilog=(
+            "On a terminal the demo runs until Ctrl-C. Without one on stdin (a pipe, CI) it exits by "
+            "itself once every message is consumed, unless --keep-running is given. The store and the "
+            "logs stay in the work directory it prints, for `svmon report`."
+        ),
     )
     demo.add_argument(
         "--speed",
         type=_speed,
         default="fast",
-        help="fast (as fast as possible), realtime, or a speed-up factor such as 3600 (default: fast)",
+        help=(
+            "fast: produce everything at once (default); realtime: send each message when its "
+            "ingestion time comes, keeping the year's gaps (a year takes a year); a factor N: the "
+            "same N times faster, e.g. 3600 (an hour per second) or 86400 (a day per second)"
+        ),
     )
-    demo.add_argument("--keep-running", action="store_true", help="keep serving after the scenario is done")
-    demo.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
-    demo.add_argument("--port", type=_port, metavar="N", help="HTTP port (default: from the configuration)")
-    demo.add_argument("--seed", type=int, default=None, metavar="N", help="random seed of the scenario")
-    demo.add_argument("--scale", type=_positive_float, default=None, metavar="F", help="scale volumes by F")
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the broker and the daemon serving after everything is consumed until Ctrl-C/SIGTERM, "
+        "even without a terminal (on a terminal the demo always does)",
+    )
+    demo.add_argument(
+        "--store",
+        metavar="URL",
+        help="an empty store to use (default: a new SQLite file in the work directory)",
+    )
+    demo.add_argument("--port", type=_port, metavar="N", help="HTTP port of the daemon (default: a free one)")
+    demo.add_argument("--seed", type=int, default=None, metavar="N", help="scenario seed (default: 2023)")
+    demo.add_argument(
+        "--scale",
+        type=_positive_float,
+        default=None,
+        metavar="F",
+        help="scale the volumes by F (default: 1.0)",
+    )
+    _add_config_option(demo)
     demo.set_defaults(handler=_demo)
 
     report = commands.add_parser(
@@ -197,7 +226,7 @@ def _demo(args: argparse.Namespace) -> int:
         "http": {"port": args.port} if args.port is not None else {},
     }
     settings = _settings(args, **overrides)
-    _configure_logging(settings)
+    _configure_logging(settings, sys.stderr)  # stdout carries the live summary
     from daemon.demo import demo_command
 
     return demo_command(settings, args)

