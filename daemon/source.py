@@ -26,6 +26,9 @@ from daemon.exceptions import DlqError, SourceError
 from daemon.pipeline import Message
 
 Partition = tuple[str, int]
+# The app retries a failed start with backoff; a short bootstrap wait keeps it responsive to SIGTERM
+# (kafka-python's default blocks for 30 s while the broker is away).
+BOOTSTRAP_TIMEOUT_MS = 2000
 Hook = Callable[[list[Partition]], None]
 
 
@@ -59,7 +62,9 @@ class KafkaSource:
             # Range assignment gives one member the same partition numbers of co-partitioned topics
             # (inspections + catalogue, disclosures + requests): the state of a scope needs both.
             self._consumer = KafkaConsumer(
-                **consumer_kwargs, partition_assignment_strategy=[RangePartitionAssignor]
+                **consumer_kwargs,
+                partition_assignment_strategy=[RangePartitionAssignor],
+                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             )
             self._consumer.subscribe(
                 topics=list(topics), listener=_Listener(on_assigned, on_revoked, on_lost)
@@ -126,7 +131,9 @@ class DlqProducer:
     def __init__(self, producer_kwargs: dict[str, Any], topic: str) -> None:
         self.topic = topic
         try:
-            self._producer = KafkaProducer(**producer_kwargs, linger_ms=20, retries=5)
+            self._producer = KafkaProducer(
+                **producer_kwargs, linger_ms=20, retries=5, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
+            )
         except KafkaError as exc:
             raise DlqError(f"cannot start the DLQ producer: {exc}") from exc
         self._pending: list[tuple[Any, bytes | None, bytes]] = []
