@@ -322,12 +322,29 @@ def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, n
             cell[0] += numerator
             cell[1] += denominator
     counts = sum_days({0: counts}, 0, 0)  # keep only the indicators (drop report-only series)
-    items = [Entity.from_json(key, data) for key, data in store.resident_entities([ITEM])]
+    items = _latest_copies(store.resident_entities([ITEM]))
     marks: dict[str, dict[int, int]] = {}
     for item_code, day, count in store.marks(start_day, end_day):
         marks.setdefault(item_code, {})[day] = count
     onboarding(items, until_day=end_day, into=counts)
     coverage(items, marks, start_day, end_day, into=counts)
-    disclosures = [Entity.from_json(key, data) for key, data in store.resident_entities([DISCLOSURE])]
+    disclosures = _latest_copies(store.resident_entities([DISCLOSURE]))
     compliance(disclosures, rules, now, into=counts, decided=(start_day, end_day))
     return counts
+
+
+def _latest_copies(stored: Iterable[tuple[str, dict[str, Any]]]) -> list[Entity]:
+    """One entity per key: the copy holding the highest version.
+
+    A mis-keyed message puts a copy of a single-record entity (an item, a disclosure) in a second
+    partition; across partitions, the higher version supersedes as it does within one (SPEC §3).
+    """
+    chosen: dict[str, Entity] = {}
+    for key, data in stored:
+        entity = Entity.from_json(key, data)
+        slot = entity.slots.get("")
+        current = chosen.get(key)
+        current_slot = None if current is None else current.slots.get("")
+        if current_slot is None or (slot is not None and slot.version > current_slot.version):
+            chosen[key] = entity
+    return list(chosen.values())

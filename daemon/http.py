@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 Readiness = Callable[[], list[str]]  # reasons for not being ready; empty = ready
-IndicatorApi = Callable[[str, str], dict[str, Any]]  # (period, by) -> report JSON; ValueError = bad query
+IndicatorApi = Callable[[str, str], dict[str, Any]]  # (period, by) -> JSON; ValueError 400, LookupError 503
 
 
 class HttpServer:
@@ -75,6 +75,9 @@ class HttpServer:
                 payload = self._indicators(period, by)
             except ValueError as exc:
                 self._json(request, 400, {"error": str(exc)})
+                return
+            except LookupError as exc:  # nothing checkpointed yet: try again later, not a bad request
+                self._json(request, 503, {"error": str(exc)})
                 return
             self._json(request, 200, payload)
         else:

@@ -26,6 +26,9 @@ from schemas.registry import UNKNOWN_DIVISION, UNREGISTERED_DEPARTMENT, Registry
 class EmptyStoreError(LookupError):
     """The store does not exist or was never checkpointed: there is nothing to report."""
 
+    def __str__(self) -> str:
+        return f"no indicator data yet in {self.args[0]}"
+
 
 def _open_existing(url: str) -> SqlStore:
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -84,11 +87,8 @@ def build(settings: Settings, store: SqlStore, period_text: str, by: str, now: f
 def report_json(
     settings: Settings, *, period_text: str, by: str, now: float, store_url: str | None = None
 ) -> dict[str, Any]:
-    """Report JSON for the HTTP API; an empty store is a ``ValueError`` the API shows as 400."""
-    try:
-        store = _open_existing(store_url or settings.store.url)
-    except EmptyStoreError as exc:
-        raise ValueError(f"no indicator data yet in {exc}") from exc
+    """Report JSON for the HTTP API: ``ValueError`` for a bad query, ``EmptyStoreError`` for no data yet."""
+    store = _open_existing(store_url or settings.store.url)
     try:
         return build(settings, store, period_text, by, now)
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.engine import Engine
+from daemon.engine import Engine, report_counts
 from daemon.exceptions import DlqError
 from daemon.pipeline import Message
 from tests import records
@@ -118,4 +118,20 @@ def test_late_record_of_an_evicted_entity_is_applied_once(tmp_path: Path) -> Non
     engine.process([Message("svmon.events", 0, 3, b"E1", records.encode(cancelled), STAMP)], dlq)
     key = ("event_handling_rate", records.DEPARTMENT_CODES[0], "330200")
     assert state.aggregates[TODAY.date().toordinal()][key] == [0, 0]
+    engine.store.close()
+
+
+def test_a_mis_keyed_catalogue_copy_counts_once_in_reports_at_its_highest_version(tmp_path: Path) -> None:
+    """Two partitions holding versions of one item (a mis-keyed message) report it once, at its newest."""
+    engine = _engine(tmp_path, ("inspections", 0), ("inspections", 1))
+    first = records.encode(records.item("ITEM-1", TODAY, version=1, onboarded=False))
+    second = records.encode(records.item("ITEM-1", TODAY, version=2, onboarded=True))
+    dlq = FakeDlq()
+    engine.process([Message("svmon.catalog", 0, 0, b"ITEM-1", first, STAMP)], dlq)
+    engine.process([Message("svmon.catalog", 1, 0, b"elsewhere", second, STAMP)], dlq)
+    engine.checkpoint(dlq)
+    day = TODAY.date().toordinal()
+    counts = report_counts(engine.store, engine.rules, day, day, INGESTED.timestamp())
+    onboarding = [cell for (indicator, _, _), cell in counts.items() if indicator == "item_onboarding_rate"]
+    assert onboarding == [[1, 1]]
     engine.store.close()

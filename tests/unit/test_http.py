@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from daemon.http import HttpServer
+from daemon.reporting import EmptyStoreError
 
 
 class _Fixture:
@@ -26,6 +27,8 @@ class _Fixture:
 
     def indicators(self, period: str, by: str) -> dict[str, Any]:
         self.calls.append((period, by))
+        if period == "2031":
+            raise EmptyStoreError("sqlite:///nowhere.db")
         if period != "2023":
             raise ValueError(f"invalid period {period!r}")
         return {"period": {"label": period}, "groups": [], "by": by}
@@ -92,6 +95,14 @@ def test_indicators_api_rejects_a_bad_query_with_400(served: tuple[_Fixture, str
     status, _, body = _get(base + "/api/v1/indicators?period=last-week")
     assert status == 400
     assert "invalid period" in json.loads(body)["error"]
+
+
+def test_indicators_api_answers_503_while_the_store_has_no_data(served: tuple[_Fixture, str]) -> None:
+    """An empty store is not a bad request: the API says so with a 503, to be retried later."""
+    _, base = served
+    status, _, body = _get(base + "/api/v1/indicators?period=2031")
+    assert status == 503
+    assert "no indicator data yet" in json.loads(body)["error"]
 
 
 def test_unknown_path_is_404(served: tuple[_Fixture, str]) -> None:

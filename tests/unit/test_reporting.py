@@ -11,7 +11,7 @@ import pytest
 
 from daemon.config import Settings, StoreSettings
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK
-from daemon.reporting import report_command, report_json
+from daemon.reporting import EmptyStoreError, report_command, report_json
 from tests import records
 from tests.records import INGESTED, FakeDlq
 
@@ -85,8 +85,9 @@ def test_api_json_groups_by_division(tmp_path: Path) -> None:
         report_json(settings, period_text="2023", by="team", now=INGESTED.timestamp())
 
 
-def test_api_on_an_absent_store_is_a_value_error(tmp_path: Path) -> None:
-    """The API turns a missing store into a ValueError (shown as 400) instead of creating it."""
+def test_api_on_an_absent_store_says_no_data_yet(tmp_path: Path) -> None:
+    """The API turns a missing store into "no data yet" (shown as 503), without creating the store."""
     settings = Settings(store=StoreSettings(url=f"sqlite:///{tmp_path}/absent.db"))
-    with pytest.raises(ValueError, match="no indicator data"):
+    with pytest.raises(EmptyStoreError, match="no indicator data"):
         report_json(settings, period_text="2023", by="department", now=INGESTED.timestamp())
+    assert not (tmp_path / "absent.db").exists()
