@@ -96,8 +96,8 @@ class App:
 
     def _on_revoked(self, partitions: list[Partition]) -> None:
         engine, dlq = self.engine, self.dlq
-        if engine is None or dlq is None:
-            return
+        if engine is None or dlq is None or not partitions:
+            return  # the first join revokes nothing
         scopes = {engine.scope_of(*p) for p in partitions}
         with engine.lock:
             self._pending.difference_update(partitions)
