@@ -99,9 +99,13 @@ class KafkaSource:
         return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
     def commit(self, offsets: dict[Partition, int]) -> None:
-        """Tell Kafka what was checkpointed, for lag tools only; the store's offsets are the truth."""
+        """Tell Kafka what was checkpointed, for lag tools only; the store's offsets are the truth.
+
+        Asynchronous: a slow or frozen broker must not hold the loop (or a shutdown) on a commit
+        nobody depends on.
+        """
         if offsets:
-            self._consumer.commit(
+            self._consumer.commit_async(
                 {
                     TopicPartition(*p): OffsetAndMetadata(offset=o, metadata="", leader_epoch=-1)
                     for p, o in offsets.items()
