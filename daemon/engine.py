@@ -20,7 +20,9 @@ import structlog
 from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
 from daemon.indicators import (
+    AGGREGATED,
     Counts,
+    bump,
     compliance,
     coverage,
     event_gauges,
@@ -314,14 +316,8 @@ def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, n
     """
     counts: Counts = {}
     for _day, indicator, department, division, numerator, denominator in store.aggregates(start_day, end_day):
-        group = (indicator, department, division)
-        cell = counts.get(group)
-        if cell is None:
-            counts[group] = [numerator, denominator]
-        else:
-            cell[0] += numerator
-            cell[1] += denominator
-    counts = sum_days({0: counts}, 0, 0)  # keep only the indicators (drop report-only series)
+        if indicator in AGGREGATED:  # report-only series (withdrawal times, batches) are not indicators
+            bump(counts, (indicator, department, division), numerator, denominator)
     items = _latest_copies(store.resident_entities([ITEM]))
     marks: dict[str, dict[int, int]] = {}
     for item_code, day, count in store.marks(start_day, end_day):

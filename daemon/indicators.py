@@ -53,7 +53,8 @@ Group = tuple[str, str, str]  # (indicator, department, division)
 Counts = dict[Group, list[int]]
 
 
-def _bump(counts: Counts, group: Group, numerator: int, denominator: int) -> None:
+def bump(counts: Counts, group: Group, numerator: int, denominator: int) -> None:
+    """Add a numerator/denominator pair to a group's cell."""
     cell = counts.get(group)
     if cell is None:
         counts[group] = [numerator, denominator]
@@ -74,7 +75,7 @@ def sum_days(
         if start_day <= day <= end_day:
             for group, (numerator, denominator) in cells.items():
                 if group[0] in AGGREGATED:
-                    _bump(counts, group, numerator, denominator)
+                    bump(counts, group, numerator, denominator)
     return counts
 
 
@@ -94,7 +95,7 @@ def onboarding(items: Iterable[Entity], until_day: int | None = None, into: Coun
         found = _valid_item(entity, until_day)
         if found is not None:
             department, division, data = found
-            _bump(counts, (ONBOARDING, department, division), int(bool(data.get("onboarded"))), 1)
+            bump(counts, (ONBOARDING, department, division), int(bool(data.get("onboarded"))), 1)
     return counts
 
 
@@ -114,7 +115,7 @@ def coverage(
         department, division, _ = found
         days = marks.get(entity.ident, {})
         covered = any(count > 0 and start_day <= day <= end_day for day, count in days.items())
-        _bump(counts, (COVERAGE, department, division), int(covered), 1)
+        bump(counts, (COVERAGE, department, division), int(covered), 1)
     return counts
 
 
@@ -163,7 +164,7 @@ def compliance(
         if decided is not None and not decided[0] <= slot.day <= decided[1]:
             continue
         found = disclosure_violations(entity, rules, now)
-        _bump(counts, (COMPLIANCE, slot.department, slot.division), int(not found), 1)
+        bump(counts, (COMPLIANCE, slot.department, slot.division), int(not found), 1)
         if violations is not None:
             for violation in found:
                 key = (slot.department, violation)
