@@ -1,4 +1,4 @@
-"""Real Prometheus and Alertmanager on free loopback ports, and a scrape target serving an exposition.
+"""Real Prometheus and Alertmanager on free loopback ports, and a bare ``svmon run`` to scrape.
 
 Each ``running_*`` context manager starts the Debian binary with its storage in a temporary
 directory, waits on the server's readiness endpoint (never a fixed sleep), and stops it on exit.
@@ -12,8 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +19,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,6 @@ from tests.services import free_port, unavailable, wait_for
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "alerts" / "rules"
 ALERTMANAGER_CONFIG = REPO / "alerts" / "alertmanager.yml"
-GOLDEN_EXPOSITION = Path(__file__).resolve().parent / "data" / "svmon_metrics.prom"
 STARTUP_TIMEOUT = 30.0
 SVMON_STOP_TIMEOUT = 5.0
 
@@ -187,80 +183,6 @@ def running_alertmanager(workdir: Path, config_file: Path = ALERTMANAGER_CONFIG)
     log_path = workdir / "alertmanager.log"
     with _process(argv, log_path, f"{url}/-/ready", f"Alertmanager on port {port}"):
         yield Alertmanager(url=url, log_path=log_path)
-
-
-class _Exposition:
-    """A golden exposition whose counters advance: each scrape multiplies them by the scrape number.
-
-    Counter and histogram samples scale together (so ratios and bucket shapes are those of the file),
-    and ``*_timestamp_seconds`` gauges read the time of the scrape.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._lines = text.splitlines()
-        self._scrapes = 0
-        self._lock = threading.Lock()
-        self._cumulative = self._cumulative_sample_names()
-
-    def _cumulative_sample_names(self) -> set[str]:
-        names: set[str] = set()
-        for line in self._lines:
-            if line.startswith("# TYPE "):
-                _, _, family, kind = line.split(maxsplit=3)
-                if kind == "counter":
-                    names.add(family)
-                elif kind == "histogram":
-                    names.update({f"{family}_bucket", f"{family}_count", f"{family}_sum"})
-        return names
-
-    def render(self) -> bytes:
-        with self._lock:
-            self._scrapes += 1
-            scrape = self._scrapes
-        now = time.time()
-        out = []
-        for line in self._lines:
-            rendered = line
-            if line and not line.startswith("#"):
-                series, value = line.rsplit(" ", 1)
-                name = series.split("{", 1)[0]
-                if name in self._cumulative:
-                    rendered = f"{series} {float(value) * scrape!r}"
-                elif name.endswith("_timestamp_seconds"):
-                    rendered = f"{series} {now!r}"
-            out.append(rendered)
-        return ("\n".join(out) + "\n").encode()
-
-
-@contextmanager
-def serving_exposition(path: Path = GOLDEN_EXPOSITION) -> Iterator[str]:
-    """Serve ``path`` as ``/metrics`` on a free loopback port; yields the ``host:port`` to scrape."""
-    exposition = _Exposition(path.read_text(encoding="utf-8"))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/metrics":
-                self.send_error(404)
-                return
-            body = exposition.render()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep scrapes out of the test output."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="golden-exposition", daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager
