@@ -24,7 +24,7 @@ from daemon.state.entities import (
     Rules,
     publish_deadline,
 )
-from daemon.timeutil import day_of_epoch
+from daemon.timeutil import day_of_epoch, end_of_day_epoch
 
 ONBOARDING: Final = "item_onboarding_rate"
 COVERAGE: Final = "double_random_coverage_rate"
@@ -134,7 +134,13 @@ def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]
     if published_at is not None and published_at > publish_deadline(slot.day, rules):
         found.append("published_late")
     until = data.get("publicity_until")
-    if until is not None and now > rules.deadline(int(until), rules.withdraw_within):
+    # Only ask the calendar once the publicity period is over: a deadline years ahead would be a
+    # working-day question the calendar cannot answer yet (a counted fallback) for no reason.
+    if (
+        until is not None
+        and now > end_of_day_epoch(int(until))
+        and now > rules.deadline(int(until), rules.withdraw_within)
+    ):
         found.append("expired_not_withdrawn")
     revoked_at = data.get("revoked_at")
     if revoked_at is not None and now > rules.deadline(day_of_epoch(revoked_at), rules.withdraw_within):

@@ -21,8 +21,8 @@ of 20 or more is either perfect or zhzfj's on-time rate):
   (decided last year, so outside every period but the ``now`` compliance view) in violation:
   personal information exposed, published late and expired, revoked, simple procedure.
 
-Plus, per burst, one undecodable message on the events topic. One disclosure's publicity runs
-until a year the holiday calendar does not know, so svmon falls back to Monday-Friday for it (the
+Plus, per burst, one undecodable message on the events topic. One disclosure was decided in 2003,
+a year the holiday calendar does not know, so svmon falls back to Monday-Friday for it (the
 calendar-fallback metric has a sample, and its alert fires).
 """
 
@@ -193,10 +193,6 @@ def _disclosures(clock: Clock, tag: str) -> list[Raw]:
     for department in (*INSPECTING, SMALL_DEPARTMENT):
         for number in range(1 if department == SMALL_DEPARTMENT else 2):
             disclosure_id = f"{tag}-{_short(department)}-D{number}"
-            until = None
-            if department == INSPECTING[0] and number == 1:
-                # Publicity into a year the holiday calendar does not know: a calendar fallback.
-                until = date(today.year + 3, 6, 30)
             record = disclosure(
                 disclosure_id,
                 today,
@@ -204,9 +200,23 @@ def _disclosures(clock: Clock, tag: str) -> list[Raw]:
                 department=department,
                 division=HOME_DIVISION[department],
                 decision_no=f"甬市监罚〔{today.year}〕{number + 1}号",
-                publicity_until=until,
             )
             out.append(raw(record))
+    # Decided in 2003, before the holiday calendar's first year: its publication limit falls back to
+    # Monday-Friday (the calendar-fallback metric has a sample, and its alert fires).
+    ancient = date(2003, 6, 2)
+    out.append(
+        raw(
+            disclosure(
+                f"{tag}-A-2003",
+                ancient,
+                published_at=datetime(2003, 6, 3, 10, tzinfo=CST),
+                department=INSPECTING[0],
+                division=HOME_DIVISION[INSPECTING[0]],
+                decision_no="甬市监罚〔2003〕7号",
+            )
+        )
+    )
     long_ago = today - timedelta(days=400)
     old: dict[str, Any] = {"department": SMALL_DEPARTMENT, "division": "330212"}
     published = datetime(long_ago.year, long_ago.month, long_ago.day, 10, tzinfo=CST) + timedelta(days=1)

@@ -80,6 +80,15 @@ def test_withdrawn_results_leave_compliance() -> None:
     assert counts == {("disclosure_compliance_rate", DEPARTMENT, DIVISION): [1, 2]}
 
 
+def test_a_running_publicity_period_does_not_ask_the_calendar_about_future_years() -> None:
+    """A period ending in 2029 is not judged (nor counted as a calendar fallback) while it is running."""
+    calendar = WorkingCalendar(None)
+    rules = make_rules(Settings(), calendar)
+    entity = _disclosure(publicity_until=date(2029, 6, 30).toordinal())
+    assert disclosure_violations(entity, rules, NOW) == []
+    assert calendar.fallback_count == 0
+
+
 def test_compliance_tallies_violations_by_department() -> None:
     """Violations are tallied per (department, violation) when asked."""
     tally: dict[tuple[str, str], int] = {}
