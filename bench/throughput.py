@@ -230,8 +230,11 @@ def produce(broker: TansuBroker, topics: Topics, messages: dict[str, list[Raw]])
 # --- raw consumer ----------------------------------------------------------------------------------
 
 
-def raw_consume(broker: TansuBroker, topics: Topics, expected: int, max_poll_records: int) -> float:
-    """Seconds for a plain group consumer, from construction, to have read ``expected`` messages."""
+def raw_consume(
+    broker: TansuBroker, topics: Topics, expected: int, max_poll_records: int
+) -> tuple[float, float]:
+    """Seconds for a plain group consumer, from construction, to have read ``expected`` messages;
+    and the seconds until its first message (the group join and first fetch)."""
     from kafka import KafkaConsumer
 
     started = time.perf_counter()
@@ -245,14 +248,18 @@ def raw_consume(broker: TansuBroker, topics: Topics, expected: int, max_poll_rec
         **_GROUP_TIMINGS,
     )
     count = 0
+    first: float | None = None
     deadline = time.monotonic() + 600
     try:
         while count < expected:
             for records in consumer.poll(timeout_ms=200).values():
                 count += len(records)
+            if first is None and count:
+                first = time.perf_counter() - started
             if time.monotonic() > deadline:
                 raise TimeoutError(f"raw consumer read {count} of {expected} messages in 600 s")
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        return elapsed, elapsed if first is None else first
     finally:
         consumer.close(autocommit=False)
 
@@ -529,6 +536,18 @@ _AREAS = (
 )
 
 
+# Where a message's time goes, as cumulative time of the functions that make up the main loop.
+_STAGES = (
+    ("kafka poll (wait, CRC, parse records)", "daemon/source.py", "poll"),
+    ("engine.process", "daemon/engine.py", "process"),
+    ("  pipeline.prepare (decode, validate)", "daemon/pipeline.py", "prepare"),
+    ("    schemas.decode", "schemas/decode.py", "decode"),
+    ("  PartitionState.apply", "daemon/state/partition.py", "apply"),
+    ("  FlowCounters (engine._count)", "daemon/engine.py", "_count"),
+    ("engine.checkpoint (DLQ flush, SQLite)", "daemon/engine.py", "checkpoint"),
+    ("engine.open_scope (restore)", "daemon/engine.py", "open_scope"),
+)
+
 # Built-ins the main thread blocks in: waiting for kafka-python's I/O thread, the network, a timer.
 _WAITING = ("'acquire' of '_thread.lock'", "select.", "time.sleep", "'wait' of")
 
@@ -552,6 +571,14 @@ def summarise_profile(path: Path, messages: int, top: int = 25) -> list[str]:
         by_area[area] = by_area.get(area, 0.0) + tottime
         rows.append((tottime, calls, where))
     lines = [f"main-thread profile of svmon run: {total:.1f} s own time, {messages:,} messages"]
+    lines.append(f"{'stage (cumulative time)':<42} {'µs/msg':>8}")
+    for label, suffix, function in _STAGES:
+        cumulative = sum(
+            value[3]
+            for (filename, _line, name), value in entries.items()
+            if filename.endswith(suffix) and name == function
+        )
+        lines.append(f"{label:<42} {cumulative / messages * 1e6:>8.2f}")
     lines.append(f"{'area':<42} {'µs/msg':>8} {'share':>6}")
     for area, seconds in sorted(by_area.items(), key=lambda kv: -kv[1]):
         lines.append(f"{area:<42} {seconds / messages * 1e6:>8.2f} {seconds / total:>6.1%}")
@@ -619,8 +646,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"produced {count:,} in {produce_s:.1f} s to {len(produced.ends)} partitions")
 
         settings = topics.settings()
-        raw_s = raw_consume(broker, topics, count, settings.kafka.max_poll_records)
-        figures.update(raw_s=raw_s, raw_rate=count / raw_s)
+        raw_s, raw_first_s = raw_consume(broker, topics, count, settings.kafka.max_poll_records)
+        figures.update(
+            raw_s=raw_s,
+            raw_rate=count / raw_s,
+            raw_first_message_s=raw_first_s,
+            raw_rate_after_first_message=count / max(raw_s - raw_first_s, 1e-9),
+        )
         say(f"raw consumer: {count / raw_s:,.0f} msgs/s")
 
         svmon = Svmon(
@@ -634,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
             svmon_first_checkpoint_s=run.first_checkpoint_s,
             svmon_rate_after_first_checkpoint=count / max(run.seconds - run.first_checkpoint_s, 1e-9),
             ratio=(count / run.seconds) / (count / raw_s),
+            ratio_after_startup=(count / max(run.seconds - run.first_checkpoint_s, 1e-9))
+            / figures["raw_rate_after_first_message"],
             peak_rss_mib=run.peak_rss_mib,
             checkpoints=run.checkpoint_count,
             checkpoint_mean_ms=1000 * run.checkpoint_seconds / max(run.checkpoint_count, 1),
@@ -725,6 +759,11 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
         ("scenario generation", fmt(f["generate_rate"], "msgs/s"), f"{f['generate_s']:.1f} s"),
         ("produce (kafka-python, acks=1)", fmt(f["produce_rate"], "msgs/s"), f"{f['produce_s']:.1f} s"),
         ("raw consume (kafka-python group)", fmt(f["raw_rate"], "msgs/s"), f"{f['raw_s']:.1f} s"),
+        (
+            "raw consume, after 1st message",
+            fmt(f["raw_rate_after_first_message"], "msgs/s"),
+            f"first message at {f['raw_first_message_s']:.1f} s",
+        ),
         ("svmon run, start to caught up", fmt(f["svmon_rate"], "msgs/s"), f"{f['svmon_s']:.1f} s"),
         (
             "svmon run, after 1st checkpoint",
@@ -732,6 +771,7 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s",
         ),
         ("ratio svmon / raw", f"{f['ratio']:.2f}", f"target ≥ {TARGET_RATIO} ({ratio_verdict})"),
+        ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
         ("peak RSS (VmHWM)", fmt(f["peak_rss_mib"], "MiB", ",.1f"), ""),
         (
             "checkpoint duration (mean)",
