@@ -106,7 +106,9 @@ class PartitionState:
 
     def _move(self, before: Contribution, after: Contribution) -> None:
         old, new = before.counts, after.counts
-        if old != new:
+        if not old:  # a new entity (every inspection): its whole share is the delta
+            self._add_counts(new, 1)
+        elif old != new:
             # Apply only the difference: most updates change one or two cells of an entity's share.
             delta: dict[AggKey, tuple[int, int]] = {}
             for key, (numerator, denominator) in new.items():
