@@ -46,12 +46,9 @@ def _speed(value: str) -> str | float:
     if value in ("fast", "realtime"):
         return value
     try:
-        factor = float(value)
-    except ValueError:
+        return _positive_float(value)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{value!r} is not fast, realtime or a positive number") from None
-    if not factor > 0 or factor == float("inf"):
-        raise argparse.ArgumentTypeError(f"speed factor must be a positive number, got {value!r}")
-    return factor
 
 
 def _positive_float(value: str) -> float:

@@ -71,6 +71,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"svmon {__version__}"
 
 
+@pytest.mark.parametrize("speed", ["0", "-3", "inf", "slow"])
+def test_a_demo_speed_must_be_fast_realtime_or_a_positive_factor(
+    speed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --speed is a usage error (exit 2) that names the accepted forms."""
+    assert main(["demo", "--speed", speed]) == 2
+    assert "is not fast, realtime or a positive number" in capsys.readouterr().err
+
+
 def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a subcommand, usage goes to stderr and the exit code is 2."""
     assert main([]) == 2
