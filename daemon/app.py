@@ -202,14 +202,23 @@ class App:
         since_checkpoint = 0
         last_checkpoint = time.monotonic()
         retry_at = 0.0
-        backoff = 0.5
+        backoff = poll_backoff = 0.5
         paused_for_failure = False
         next_lag = next_progress = time.monotonic()
         last_consumed = 0
         max_records = self.settings.kafka.max_poll_records
         while not self._stop.is_set():
             self._restore_pending(engine, source)
-            messages = source.poll(_POLL_TIMEOUT_MS, max_records)
+            try:
+                messages = source.poll(_POLL_TIMEOUT_MS, max_records)
+            except SourceError as exc:
+                # Nothing was applied; the client rejoins or reconnects on the next poll.
+                self._problem("poll", str(exc))
+                self._stop.wait(poll_backoff)
+                poll_backoff = min(poll_backoff * 2, _MAX_BACKOFF_S)
+                continue
+            self._problem("poll", None)
+            poll_backoff = 0.5
             if messages:
                 try:
                     engine.process(messages, dlq)

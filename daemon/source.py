@@ -73,7 +73,11 @@ class KafkaSource:
             raise SourceError(f"cannot start the Kafka consumer: {exc}") from exc
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Message]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        """One bounded poll; a client error (e.g. from a rebalance) becomes ``SourceError``."""
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except KafkaError as exc:
+            raise SourceError(f"polling Kafka failed: {exc}") from exc
         messages: list[Message] = []
         for records in batches.values():
             messages.extend(

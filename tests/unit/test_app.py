@@ -1,0 +1,63 @@
+"""Tests of daemon.app's consumer loop with a fake source: failures never end the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from daemon.app import App
+from daemon.config import Settings
+from daemon.exceptions import SourceError
+from daemon.metrics import FlowCounters
+from daemon.pipeline import Message
+from tests import records
+from tests.records import FakeDlq
+
+
+class _FailingOnceSource:
+    """A source whose first poll fails the way a rebalance error does, then polls empty."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.polls = 0
+        self.reasons_after_failure: list[str] = []
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Message]:
+        self.polls += 1
+        if self.polls == 1:
+            raise SourceError("polling Kafka failed: rebalance went wrong")
+        if self.polls == 2:
+            self.reasons_after_failure = self.app.readiness()
+        if self.polls >= 3:
+            self.app.request_stop()
+        return []
+
+    def assignment(self) -> list[tuple[str, int]]:
+        return []
+
+    def pause(self, partitions: Any) -> None: ...
+
+    def resume(self, partitions: Any) -> None: ...
+
+    def commit(self, offsets: Any) -> None: ...
+
+    def lag(self, positions: Any) -> dict[tuple[str, int], int]:
+        return {}
+
+
+def test_a_failed_poll_marks_not_ready_and_the_loop_carries_on(tmp_path: Path) -> None:
+    """A poll error is a readiness reason, not a crash; the next good poll clears it."""
+    app = App(Settings())
+    engine = records.make_engine(f"sqlite:///{tmp_path}/state.db")
+    app.engine = engine
+    source = _FailingOnceSource(app)
+    app.source = source  # type: ignore[assignment]
+    app.dlq = FakeDlq()  # type: ignore[assignment]
+    counters = FlowCounters(CollectorRegistry(), engine.registry, ["svmon.events"])
+    app._loop(engine, counters)
+    assert source.polls == 3
+    assert any("rebalance went wrong" in reason for reason in source.reasons_after_failure)
+    assert not any("rebalance went wrong" in reason for reason in app.readiness())
+    engine.store.close()
