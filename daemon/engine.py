@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -115,7 +115,10 @@ class Engine:
     def open_scope(self, scope_id: ScopeId) -> PartitionState:
         """Claim a scope (fencing out a previous owner) and restore its state from the store."""
         with self.lock:
-            state = PartitionState(scope_id[0], scope_id[1], self.rules)
+            # Only the current year's cells are read from memory (the metrics' periods); reports
+            # read the store, so older days stay there.
+            this_year = date.fromordinal(day_of_epoch(self.clock())).replace(month=1, day=1).toordinal()
+            state = PartitionState(scope_id[0], scope_id[1], self.rules, resident_from=this_year)
             self.epochs[scope_id] = self.store.claim(*scope_id)
             self.store.restore(state)
             stored = self.store.offsets(

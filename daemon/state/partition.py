@@ -34,24 +34,40 @@ class Dirty:
     aggregates: set[AggKey] = field(default_factory=set)
     marks: set[Mark] = field(default_factory=set)
     offsets: set[str] = field(default_factory=set)
+    # Changes to days before the resident window: not held in memory, added to the stored rows.
+    aggregate_deltas: dict[AggKey, list[int]] = field(default_factory=dict)
+    mark_deltas: dict[Mark, int] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.entities.clear()
         self.aggregates.clear()
         self.marks.clear()
         self.offsets.clear()
+        self.aggregate_deltas.clear()
+        self.mark_deltas.clear()
 
     def __bool__(self) -> bool:
-        return bool(self.entities or self.aggregates or self.marks or self.offsets)
+        return bool(
+            self.entities
+            or self.aggregates
+            or self.marks
+            or self.offsets
+            or self.aggregate_deltas
+            or self.mark_deltas
+        )
 
 
 class PartitionState:
     """In-memory state of one scope; see the module docstring."""
 
-    def __init__(self, scope: str, partition: int, rules: Rules) -> None:
+    def __init__(self, scope: str, partition: int, rules: Rules, resident_from: int | None = None) -> None:
         self.scope = scope
         self.partition = partition
         self.rules = rules
+        # Aggregate cells and marks of days before this one stay in the store only (SPEC §9.4: memory
+        # follows open entities, not history); a late record's change to them is kept as a delta and
+        # added to the stored row at the next checkpoint. None keeps every day in memory.
+        self.resident_from = resident_from
         self.entities: dict[str, Entity] = {}
         # day ordinal -> (indicator, department, division) -> [numerator, denominator]
         self.aggregates: dict[int, dict[tuple[str, str, str], list[int]]] = {}
@@ -128,8 +144,17 @@ class PartitionState:
     def _add_counts(self, counts: dict[AggKey, tuple[int, int]], sign: int) -> None:
         aggregates = self.aggregates
         dirty = self.dirty.aggregates
+        first_day = self.resident_from
         for key, (numerator, denominator) in counts.items():
             day, indicator, department, division = key
+            if first_day is not None and day < first_day:
+                delta = self.dirty.aggregate_deltas.get(key)
+                if delta is None:
+                    self.dirty.aggregate_deltas[key] = [sign * numerator, sign * denominator]
+                else:
+                    delta[0] += sign * numerator
+                    delta[1] += sign * denominator
+                continue
             by_group = aggregates.get(day)
             if by_group is None:
                 by_group = aggregates[day] = {}
@@ -142,7 +167,12 @@ class PartitionState:
             dirty.add(key)
 
     def _add_marks(self, marks: Iterable[Mark], sign: int) -> None:
+        first_day = self.resident_from
         for item_code, day in marks:
+            if first_day is not None and day < first_day:
+                deltas = self.dirty.mark_deltas
+                deltas[(item_code, day)] = deltas.get((item_code, day), 0) + sign
+                continue
             days = self.marks.setdefault(item_code, {})
             days[day] = days.get(day, 0) + sign
             self.dirty.marks.add((item_code, day))

@@ -2,7 +2,8 @@
 
 Checkpoint order, inside ONE transaction (SPEC §9.1: state and offsets committed together):
 1. check the fencing epoch of every scope written (another instance may have claimed it);
-2. upsert dirty entities, aggregate cells and 双随机 marks as absolute values;
+2. upsert dirty entities, aggregate cells and 双随机 marks as absolute values, and add the deltas of
+   days before the resident window (held in the store only) to their rows;
 3. upsert the next offset of every topic-partition in the scope;
 4. stamp ``last_checkpoint_at``; COMMIT.
 Only after COMMIT are dirty marks cleared; a failure rolls everything back and leaves them dirty, so
@@ -56,6 +57,16 @@ _UPSERT_AGGREGATE = (
     "INSERT INTO svmon_aggregates (scope, part, day, indicator, department, division, numerator, denominator)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, part, day, indicator, department, division)"
     " DO UPDATE SET numerator = excluded.numerator, denominator = excluded.denominator"
+)
+_ADD_AGGREGATE = (
+    "INSERT INTO svmon_aggregates (scope, part, day, indicator, department, division, numerator, denominator)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, part, day, indicator, department, division)"
+    " DO UPDATE SET numerator = svmon_aggregates.numerator + excluded.numerator,"
+    " denominator = svmon_aggregates.denominator + excluded.denominator"
+)
+_ADD_MARK = (
+    "INSERT INTO svmon_marks (scope, part, item_code, day, count) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (scope, part, item_code, day) DO UPDATE SET count = svmon_marks.count + excluded.count"
 )
 _UPSERT_MARK = (
     "INSERT INTO svmon_marks (scope, part, item_code, day, count) VALUES (?, ?, ?, ?, ?)"
@@ -191,16 +202,18 @@ class SqlStore:
             ).fetchall()
             for key, data in rows:
                 state.adopt(Entity.from_json(key, json.loads(data)))
+            first_day = -1 if state.resident_from is None else state.resident_from
             for day, indicator, department, division, numerator, denominator in self._execute(
                 "SELECT day, indicator, department, division, numerator, denominator FROM svmon_aggregates"
-                " WHERE scope = ? AND part = ?",
-                (scope, part),
+                " WHERE scope = ? AND part = ? AND day >= ?",
+                (scope, part, first_day),
             ):
                 state.load_aggregate(
                     (int(day), indicator, department, division), int(numerator), int(denominator)
                 )
             for item_code, day, count in self._execute(
-                "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ?", (scope, part)
+                "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ? AND day >= ?",
+                (scope, part, first_day),
             ):
                 state.load_mark(item_code, int(day), int(count))
             self._connection.commit()
@@ -249,6 +262,8 @@ class SqlStore:
         aggregate_rows: list[Sequence[Any]] = []
         mark_rows: list[Sequence[Any]] = []
         offset_rows: list[Sequence[Any]] = []
+        delta_rows: list[Sequence[Any]] = []  # days before the resident window: added, not set
+        mark_delta_rows: list[Sequence[Any]] = []
         for state in states:
             scope, part = state.scope, state.partition
             for key in state.dirty.entities:
@@ -260,6 +275,12 @@ class SqlStore:
                 aggregate_rows.append((scope, part, *agg_key, numerator, denominator))
             for item_code, day in state.dirty.marks:
                 mark_rows.append((scope, part, item_code, day, state.marks.get(item_code, {}).get(day, 0)))
+            for agg_key, (numerator, denominator) in state.dirty.aggregate_deltas.items():
+                if numerator or denominator:
+                    delta_rows.append((scope, part, *agg_key, numerator, denominator))
+            for (item_code, day), count in state.dirty.mark_deltas.items():
+                if count:
+                    mark_delta_rows.append((scope, part, item_code, day, count))
             for topic in state.dirty.offsets:
                 offset_rows.append((topic, part, state.offsets[topic]))
         try:
@@ -279,6 +300,8 @@ class SqlStore:
             self._executemany(_UPSERT_ENTITY, entity_rows)
             self._executemany(_UPSERT_AGGREGATE, aggregate_rows)
             self._executemany(_UPSERT_MARK, mark_rows)
+            self._executemany(_ADD_AGGREGATE, delta_rows)
+            self._executemany(_ADD_MARK, mark_delta_rows)
             self._executemany(_UPSERT_OFFSET, offset_rows)
             self._execute(_UPSERT_META, ("last_checkpoint_at", repr(time.time())))
             self._connection.commit()

@@ -135,3 +135,33 @@ def test_a_mis_keyed_catalogue_copy_counts_once_in_reports_at_its_highest_versio
     onboarding = [cell for (indicator, _, _), cell in counts.items() if indicator == "item_onboarding_rate"]
     assert onboarding == [[1, 1]]
     engine.store.close()
+
+
+def test_days_before_this_year_live_in_the_store_and_late_records_add_to_them(tmp_path: Path) -> None:
+    """Last year's cells are not held in memory; a late handled record still moves them, once."""
+    engine = _engine(tmp_path, ("events", 0))
+    last_year = TODAY.replace(year=TODAY.year - 1)
+    old_day, this_day = last_year.date().toordinal(), TODAY.date().toordinal()
+    dlq = FakeDlq()
+
+    def send(offset: int, record: dict[str, object]) -> None:
+        value = records.encode(record)
+        engine.process([Message("svmon.events", 0, offset, b"E", value, STAMP)], dlq)
+
+    send(0, records.event("OLD", "created", last_year))
+    send(1, records.event("NEW", "created", TODAY))
+    engine.checkpoint(dlq)
+    send(2, records.event("OLD", "handled", last_year + timedelta(hours=3)))  # its cell is only stored
+    engine.checkpoint(dlq)
+    state = engine.states[("events", 0)]
+    assert min(state.aggregates) == this_day  # nothing of last year in memory
+    handling = report_counts(engine.store, engine.rules, old_day, old_day, INGESTED.timestamp())
+    assert handling[("event_handling_rate", "330200.scjgj", "330200")] == [1, 1]
+
+    reopened = records.make_engine(f"sqlite:///{tmp_path}/state.db")
+    restored = reopened.open_scope(("events", 0))
+    assert set(restored.aggregates) == {this_day}
+    again = report_counts(reopened.store, reopened.rules, old_day, this_day, INGESTED.timestamp())
+    assert again[("event_handling_rate", "330200.scjgj", "330200")] == [1, 2]
+    engine.store.close()
+    reopened.store.close()
