@@ -400,6 +400,34 @@ def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
     )
 
 
+def run_group(members: list[Svmon], ends: dict[Partition, int]) -> tuple[float, int]:
+    """Start several svmon instances in one consumer group on one store; seconds until the store
+    holds every produced offset, and the messages they consumed together (from their /metrics)."""
+    started = time.perf_counter()
+    for member in members:
+        member.start()
+
+    def caught_up() -> bool:
+        for member in members:
+            member.alive()
+        offsets = stored_offsets(members[0].store)
+        return all(offsets.get(tp, 0) >= end for tp, end in ends.items())
+
+    wait_until(caught_up, 1800, "the instances' store to reach the produced end offsets", interval=0.05)
+    elapsed = time.perf_counter() - started
+    consumed = 0
+    for member in members:
+        status, text = member.get("/metrics")
+        if status == 200:
+            consumed += int(
+                metric_sums(text, {"supervision_messages_consumed_total"})[
+                    "supervision_messages_consumed_total"
+                ]
+            )
+        member.stop()
+    return elapsed, consumed
+
+
 def restart_to_ready(svmon: Svmon) -> tuple[float, float | None]:
     """Seconds from starting svmon on an existing store until ``/readyz`` answers 200; and its RSS."""
     started = time.perf_counter()
@@ -679,6 +707,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="events in the store for the restart-to-ready figure (0 skips that phase)",
     )
     parser.add_argument("--open-share", type=float, default=0.1, help="share of those events left open")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="also run this many svmon instances in one group on one SQLite store (scale-out figure)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, stores)")
     parser.add_argument("--profile", type=Path, metavar="PATH", help="also profile svmon run into PATH")
     return parser.parse_args(argv)
@@ -753,6 +787,26 @@ def main(argv: list[str] | None = None) -> int:
             svmon_stop_s=run.stop_seconds,
         )
         say(f"svmon: {count / run.seconds:,.0f} msgs/s (ratio {figures['ratio']:.2f})")
+
+        if args.instances > 1:
+            members = []
+            group_id = f"bench-group-{uuid.uuid4().hex[:8]}"
+            for number in range(args.instances):
+                member_dir = work / f"instance-{number}"
+                member_dir.mkdir()
+                member = Svmon(broker.bootstrap, work / "group.db", topics, member_dir, group_id)
+                stack.callback(member.stop, 10)
+                members.append(member)
+            group_s, group_consumed = run_group(members, produced.ends)
+            figures.update(
+                instances=args.instances,
+                instances_s=group_s,
+                instances_rate=count / group_s,
+                instances_ratio=(count / group_s) / (count / raw_s),
+                instances_consumed=group_consumed,
+            )
+            ratio = figures["instances_ratio"]
+            say(f"{args.instances} instances: {count / group_s:,.0f} msgs/s (ratio {ratio:.2f})")
 
         events_total, events_resident = stored_events(svmon.store)
         figures.update(store_events=events_total, store_events_resident=events_resident)
@@ -873,6 +927,17 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s",
         ),
         ("ratio svmon / raw", f"{f['ratio']:.2f}", f"target ≥ {TARGET_RATIO} ({ratio_verdict})"),
+        *(
+            [
+                (
+                    f"{f['instances']} instances, one group and store",
+                    fmt(f["instances_rate"], "msgs/s"),
+                    f"ratio {f['instances_ratio']:.2f}; consumed {f['instances_consumed']:,}",
+                )
+            ]
+            if "instances" in f
+            else []
+        ),
         ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
         ("peak RSS (VmHWM)", fmt(f["peak_rss_mib"], "MiB", ",.1f"), ""),
         (
