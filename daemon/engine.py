@@ -29,6 +29,7 @@ from daemon.indicators import (
     onboarding,
     requests_open,
     sum_days,
+    withdrawals,
 )
 from daemon.metrics import FlowCounters, Snapshot, Tally, count_in, tally_event_transition, tally_rejected
 from daemon.pipeline import STREAM_SCOPE, Message, Pipeline, dlq_payload
@@ -287,11 +288,15 @@ class Engine:
             states = list(self.states.values())
             for period, start in starts.items():
                 counts: Counts = {}
+                executed: dict[str, tuple[int, int, set[str]]] = {}
                 for state in states:
                     sum_days(state.aggregates, start, today, into=counts)
                     items = [e for e in state.entities.values() if e.kind == ITEM]
                     coverage(items, state.marks, start, today, into=counts)
+                    withdrawals(state.aggregates, start, today, into=executed)
                 snapshot.indicators[period] = counts
+                for department, (count, days, batches) in executed.items():
+                    snapshot.withdrawals[(period, department)] = (count, days, len(batches))
             now_counts: Counts = {}
             events: list[Entity] = []
             requests: list[Entity] = []

@@ -19,6 +19,8 @@ from daemon.state.entities import (
     HANDLING,
     MOBILE,
     ON_TIME,
+    WITHDRAWAL_BATCH_PREFIX,
+    WITHDRAWAL_DAYS,
     Entity,
     EventView,
     Rules,
@@ -212,6 +214,29 @@ def requests_open(requests: Iterable[Entity]) -> dict[tuple[str, str, str], int]
         key = (submitted.department, submitted.data["kind"], submitted.data["reason"])
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def withdrawals(
+    aggregates: Mapping[int, Mapping[Group, list[int]]],
+    start_day: int,
+    end_day: int,
+    into: dict[str, tuple[int, int, set[str]]] | None = None,
+) -> dict[str, tuple[int, int, set[str]]]:
+    """Executed withdraw/modify applications submitted in [start_day, end_day], per department:
+    (executed, working days from submitted to executed in all, distinct executed batch ids) (SPEC §7)."""
+    found: dict[str, tuple[int, int, set[str]]] = {} if into is None else into
+    for day, cells in aggregates.items():
+        if not start_day <= day <= end_day:
+            continue
+        for (indicator, department, _), (numerator, denominator) in cells.items():
+            if indicator == WITHDRAWAL_DAYS:
+                executed, days, batches = found.get(department, (0, 0, set()))
+                found[department] = (executed + denominator, days + numerator, batches)
+            elif indicator.startswith(WITHDRAWAL_BATCH_PREFIX) and numerator > 0:
+                executed, days, batches = found.get(department, (0, 0, set()))
+                batches.add(indicator.removeprefix(WITHDRAWAL_BATCH_PREFIX))
+                found[department] = (executed, days, batches)
+    return found
 
 
 def ratio(numerator: int, denominator: int) -> float | None:

@@ -41,6 +41,8 @@ class Snapshot:
     orphan_actions: int = 0
     violations: dict[tuple[str, str], int] = field(default_factory=dict)
     requests_open: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (period, department) -> (executed applications, working days to execute in all, distinct batches)
+    withdrawals: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
     calendar_fallbacks: dict[int, int] = field(default_factory=dict)
     ready: bool = False
@@ -258,6 +260,25 @@ department="330200.scjgj",division="330200"} 1521.0
             ["department", "kind", "reason"],
             snapshot.requests_open.items(),
         )
+        executed = sorted(snapshot.withdrawals.items())
+        yield _family(
+            "supervision_disclosure_withdrawals_executed",
+            "Withdraw/modify applications submitted in the current period and executed.",
+            ["period", "department"],
+            [(key, value[0]) for key, value in executed],
+        )
+        yield _family(
+            "supervision_disclosure_withdrawal_workdays",
+            "Working days from submitted to executed, summed over those applications (divide for the mean).",
+            ["period", "department"],
+            [(key, value[1]) for key, value in executed],
+        )
+        yield _family(
+            "supervision_disclosure_withdrawal_batches",
+            "Distinct batches (batch_id) among those executed applications.",
+            ["period", "department"],
+            [(key, value[2]) for key, value in executed],
+        )
         lag = GaugeMetricFamily(
             "supervision_consumer_lag_messages",
             "Messages behind the end of each partition.",
@@ -267,7 +288,7 @@ department="330200.scjgj",division="330200"} 1521.0
             lag.add_metric([topic, str(partition)], value)
         yield lag
         fallback = CounterMetricFamily(
-            "supervision_calendar_fallback_days",
+            "supervision_calendar_fallback_dates",
             "Days the working-day calendar could not answer (Monday-Friday assumed), per year.",
             labels=["year"],
         )

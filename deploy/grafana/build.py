@@ -677,7 +677,7 @@ def pipeline() -> Json:
         34,
         "Calendar fallback days by year",
         "stat",
-        [_target("sum by (year) (supervision_calendar_fallback_days_total)", "{{year}}")],
+        [_target("sum by (year) (supervision_calendar_fallback_dates_total)", "{{year}}")],
         "short",
         width=5,
         thresholds=[(None, "green"), (1, "orange")],

@@ -312,7 +312,7 @@ def test_golden_exposition_is_the_contract_of_spec_section_10() -> None:
         "supervision_checkpoint_last_success_timestamp_seconds",
         "supervision_checkpoint_failures_total",
         "supervision_last_event_timestamp_seconds",
-        "supervision_calendar_fallback_days_total",
+        "supervision_calendar_fallback_dates_total",
         "supervision_ready",
         "supervision_build_info",
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from daemon.engine import Engine, report_counts
 from daemon.exceptions import DlqError
 from daemon.pipeline import Message
 from tests import records
-from tests.records import INGESTED, FakeDlq
+from tests.records import CST, INGESTED, FakeDlq
 
 TODAY = INGESTED - timedelta(hours=2)
 STAMP = int(INGESTED.timestamp() * 1000)
@@ -165,3 +165,30 @@ def test_days_before_this_year_live_in_the_store_and_late_records_add_to_them(tm
     assert again[("event_handling_rate", "330200.scjgj", "330200")] == [1, 2]
     engine.store.close()
     reopened.store.close()
+
+
+def test_executed_withdrawals_are_counted_with_their_working_days_and_distinct_batches() -> None:
+    """Executed applications of the period: how many, working days to execute, and distinct batches."""
+    engine = records.make_engine("sqlite:///:memory:")
+    engine.open_scope(("disclosures", 0))
+    submitted = datetime(2025, 5, 12, 10, tzinfo=CST)  # a Monday, weeks before the clock's "now"
+    steps = [
+        records.disclosure_request("R1", "submitted", submitted, batch_id="B1"),
+        records.disclosure_request("R1", "executed", submitted + timedelta(days=2), batch_id="B1"),
+        records.disclosure_request("R2", "submitted", submitted, batch_id="B1"),
+        records.disclosure_request("R2", "executed", submitted + timedelta(days=7), batch_id="B1"),
+        records.disclosure_request("R3", "submitted", submitted, batch_id="B2"),
+        records.disclosure_request("R3", "executed", submitted + timedelta(days=1), batch_id="B2"),
+        records.disclosure_request("R4", "submitted", submitted),  # still open: not executed
+    ]
+    batch = [
+        Message("svmon.disclosure-requests", 0, n, b"D1", records.encode(step), STAMP)
+        for n, step in enumerate(steps)
+    ]
+    engine.process(batch, FakeDlq())
+    figures = engine.snapshot().withdrawals
+    # Mon->Wed is 2 working days, Mon->next Mon 5, Mon->Tue 1 (no holiday in those days of 2025).
+    assert figures[("quarter", records.DEPARTMENT_CODES[0])] == (3, 2 + 5 + 1, 2)
+    assert figures[("year", records.DEPARTMENT_CODES[0])] == (3, 8, 2)
+    assert ("month", records.DEPARTMENT_CODES[0]) not in figures  # submitted in May, "now" is June
+    engine.store.close()

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from daemon import __version__
 from daemon.engine import Engine
 from daemon.indicators import INDICATOR_IDS, VIOLATIONS
-from daemon.metrics import CHANNELS, EVENT_KINDS, PERIODS, FlowCounters, StateCollector
+from daemon.metrics import CHANNELS, EVENT_KINDS, PERIODS, FlowCounters, Snapshot, StateCollector
 from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL
 from schemas.errors import ErrorCode
 from schemas.registry import load_registry
@@ -71,18 +71,43 @@ def test_exposition_matches_the_golden_file(tmp_path: Path) -> None:
     assert text == GOLDEN.read_text(encoding="utf-8")
 
 
-def test_exposition_passes_promtool(tmp_path: Path) -> None:
-    """`promtool check metrics` finds nothing to complain about in the exposition."""
+def _promtool_check(text: str) -> subprocess.CompletedProcess[str]:
     promtool = shutil.which("promtool") or "/usr/bin/promtool"
     if not Path(promtool).exists():
         unavailable("promtool not installed (Debian package prometheus)")
-    text, _ = _sample(tmp_path)
-    result = subprocess.run(
+    return subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
+
+
+def test_exposition_passes_promtool(tmp_path: Path) -> None:
+    """`promtool check metrics` finds nothing to complain about in the exposition."""
+    text, _ = _sample(tmp_path)
+    result = _promtool_check(text)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
     assert result.stderr.strip() == ""
+
+
+def test_every_family_passes_promtool_when_it_has_samples() -> None:
+    """With a calendar fallback and executed withdrawals to show, promtool's lint still finds nothing."""
+    snapshot = Snapshot(
+        calendar_fallbacks={2027: 3},
+        withdrawals={("year", "330200.scjgj"): (4, 9, 2)},
+        requests_open={("330200.scjgj", "withdraw", "expired"): 1},
+        violations={("330200.scjgj", "published_late"): 1},
+        open_events={("complaint", "330200.scjgj", "330200"): 2},
+        overdue_events={("complaint", "330200.scjgj", "330200"): 1},
+        lag={("svmon.events", 0): 5},
+        ready=True,
+    )
+    registry = CollectorRegistry()
+    registry.register(StateCollector(lambda: snapshot, dict.fromkeys(INDICATOR_IDS, 0.9)))
+    text = generate_latest(registry).decode()
+    assert "supervision_calendar_fallback_dates_total" in text
+    assert 'supervision_disclosure_withdrawal_workdays{department="330200.scjgj",period="year"} 9.0' in text
+    result = _promtool_check(text)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_indicator_values_read_from_the_registry(tmp_path: Path) -> None:
