@@ -326,6 +326,9 @@ def report_counts(store: SqlStore, rules: Rules, start_day: int, end_day: int, n
     for _day, indicator, department, division, numerator, denominator in store.aggregates(start_day, end_day):
         if indicator in AGGREGATED:  # report-only series (withdrawal times, batches) are not indicators
             bump(counts, (indicator, department, division), numerator, denominator)
+    # A cell whose changes cancelled out (an error later corrected) may or may not have been written
+    # as 0/0, depending on where checkpoints fell; it carries nothing and must not make a group appear.
+    counts = {group: cell for group, cell in counts.items() if cell[0] or cell[1]}
     items = _latest_copies(store.resident_entities([ITEM]))
     marks: dict[str, dict[int, int]] = {}
     for item_code, day, count in store.marks(start_day, end_day):

@@ -192,3 +192,19 @@ def test_executed_withdrawals_are_counted_with_their_working_days_and_distinct_b
     assert figures[("year", records.DEPARTMENT_CODES[0])] == (3, 8, 2)
     assert ("month", records.DEPARTMENT_CODES[0]) not in figures  # submitted in May, "now" is June
     engine.store.close()
+
+
+def test_a_corrected_error_leaves_no_empty_group_in_reports_whatever_the_checkpoints(tmp_path: Path) -> None:
+    """An error corrected after a checkpoint leaves a 0/0 row; reports show no phantom group for it."""
+    engine = _engine(tmp_path, ("inspections", 0))
+    day = TODAY.date().toordinal()
+    wrong = records.inspection("I1", "ITEM-1", TODAY, department=records.UNREGISTERED)
+    right = records.inspection("I1", "ITEM-1", TODAY, version=2)
+    dlq = FakeDlq()
+    engine.process([Message("svmon.inspections", 0, 0, b"ITEM-1", records.encode(wrong), STAMP)], dlq)
+    engine.checkpoint(dlq)  # the erroneous record's cell is now a stored row
+    engine.process([Message("svmon.inspections", 0, 1, b"ITEM-1", records.encode(right), STAMP)], dlq)
+    engine.checkpoint(dlq)  # ...which the correction brings back to 0/0
+    counts = report_counts(engine.store, engine.rules, day, day, INGESTED.timestamp())
+    assert {department for _, department, _ in counts} == {records.DEPARTMENT_CODES[0]}
+    engine.store.close()
