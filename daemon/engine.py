@@ -286,29 +286,32 @@ class Engine:
             raise TimeoutError("state busy")
         try:
             states = list(self.states.values())
+            # One pass over each state's resident entities, sorted by kind: every figure below reads
+            # one kind, and the consumer loop waits for this lock.
+            by_kind: list[dict[str, list[Entity]]] = []
+            for state in states:
+                kinds: dict[str, list[Entity]] = {ITEM: [], DISCLOSURE: [], EVENT: [], REQUEST: []}
+                for entity in state.entities.values():
+                    kinds.setdefault(entity.kind, []).append(entity)
+                by_kind.append(kinds)
+                snapshot.resident_entities += len(state.entities)
             for period, start in starts.items():
                 counts: Counts = {}
                 executed: dict[str, tuple[int, int, set[str]]] = {}
-                for state in states:
+                for state, kinds in zip(states, by_kind, strict=True):
                     sum_days(state.aggregates, start, today, into=counts)
-                    items = [e for e in state.entities.values() if e.kind == ITEM]
-                    coverage(items, state.marks, start, today, into=counts)
+                    coverage(kinds[ITEM], state.marks, start, today, into=counts)
                     withdrawals(state.aggregates, start, today, into=executed)
                 snapshot.indicators[period] = counts
                 for department, (count, days, batches) in executed.items():
                     snapshot.withdrawals[(period, department)] = (count, days, len(batches))
             now_counts: Counts = {}
-            events: list[Entity] = []
-            requests: list[Entity] = []
-            for state in states:
-                items = [e for e in state.entities.values() if e.kind == ITEM]
-                onboarding(items, into=now_counts)
-                disclosures = [e for e in state.entities.values() if e.kind == DISCLOSURE]
-                compliance(disclosures, self.rules, at, into=now_counts, violations=snapshot.violations)
-                events.extend(e for e in state.entities.values() if e.kind == EVENT)
-                requests.extend(e for e in state.entities.values() if e.kind == REQUEST)
-                snapshot.resident_entities += len(state.entities)
+            for kinds in by_kind:
+                onboarding(kinds[ITEM], into=now_counts)
+                compliance(kinds[DISCLOSURE], self.rules, at, into=now_counts, violations=snapshot.violations)
             snapshot.indicators["now"] = now_counts
+            events = [entity for kinds in by_kind for entity in kinds[EVENT]]
+            requests = [entity for kinds in by_kind for entity in kinds[REQUEST]]
             snapshot.open_events, snapshot.overdue_events, snapshot.orphan_actions = event_gauges(events, at)
             snapshot.requests_open = requests_open(requests)
         finally:
