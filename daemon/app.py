@@ -26,7 +26,6 @@ from daemon.config import Settings
 from daemon.engine import Engine
 from daemon.exceptions import DlqError, SourceError, StoreError
 from daemon.http import HttpServer
-from daemon.indicators import ratio
 from daemon.metrics import FlowCounters, Snapshot, StateCollector
 from daemon.pipeline import Message
 from daemon.source import DlqProducer, KafkaSource, Partition, probe_broker
@@ -59,7 +58,6 @@ class App:
         self.source: KafkaSource | None = None
         self.dlq: DlqProducer | None = None
         self.http: HttpServer | None = None
-        self.ready_event = threading.Event()
         self._last_snapshot = Snapshot()
 
     # --- readiness --------------------------------------------------------------------------------
@@ -277,8 +275,6 @@ class App:
                     lag=sum(self._lag.values()),
                 )
                 last_consumed = consumed
-            if not self.readiness():
-                self.ready_event.set()
         self._shutdown(engine, dlq)
 
     def _restore_pending(self, engine: Engine, source: KafkaSource) -> None:
@@ -388,4 +384,4 @@ def run(settings: Settings) -> int:
             signal.signal(sig, handler)
 
 
-__all__ = ["App", "ratio", "run"]
+__all__ = ["App", "run"]
