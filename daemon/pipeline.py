@@ -83,7 +83,6 @@ class Prepared:
     slot: Slot | None
     keyless: dict[AggKey, tuple[int, int]] | None
     rejected: Rejected | None
-    record: Record | None
     key_mismatch: bool
 
     @property
@@ -208,7 +207,6 @@ class Pipeline:
             slot,
             None,
             None,
-            record,
             key_mismatch,
         )
 
@@ -228,15 +226,11 @@ class Pipeline:
         slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, {})
         if record_key is None or record_key[0] not in _KEY_KINDS:
             counts = {(day, ACCURACY, rejected.department, division): (0, 1)}
-            return Prepared(
-                message, schema, rejected.department, None, "", "", None, counts, rejected, None, False
-            )
+            return Prepared(message, schema, rejected.department, None, "", "", None, counts, rejected, False)
         kind = _KEY_KINDS[record_key[0]]
         ident = record_key[1]
         name = record_key[2] if len(record_key) > 2 else ""
-        return Prepared(
-            message, schema, rejected.department, kind, ident, name, slot, None, rejected, None, False
-        )
+        return Prepared(message, schema, rejected.department, kind, ident, name, slot, None, rejected, False)
 
 
 def dlq_payload(prepared: Prepared, seen_at: datetime) -> bytes:
