@@ -32,8 +32,8 @@ from daemon.indicators import (
     withdrawals,
 )
 from daemon.metrics import FlowCounters, Snapshot, Tally, count_in, tally_event_transition, tally_rejected
-from daemon.pipeline import STREAM_SCOPE, Message, Pipeline, dlq_payload
-from daemon.state.entities import DISCLOSURE, EVENT, ITEM, REQUEST, Entity, Rules
+from daemon.pipeline import STREAM_SCOPE, Message, Pipeline, Prepared, dlq_payload
+from daemon.state.entities import DISCLOSURE, EVENT, INSPECTION, ITEM, REQUEST, Entity, Rules
 from daemon.state.partition import PartitionState, ScopeId
 from daemon.store.base import FencedError
 from daemon.store.sql import SqlStore
@@ -153,49 +153,74 @@ class Engine:
         if not messages:
             return result
         seen_at = datetime.fromtimestamp(self.clock(), UTC)
+        prepare = self.pipeline.prepare
         with self.lock:
-            states = self.states
-            owned: list[tuple[PartitionState, Any]] = []
+            # One scope lookup per topic-partition of the batch, not per message.
+            placement: dict[tuple[str, int], PartitionState | None] = {}
+            owned: list[tuple[PartitionState, Prepared]] = []
             wanted: dict[ScopeId, list[str]] = {}
             for message in messages:
-                state = states.get(self.scope_of(message.topic, message.partition))
+                where = (message.topic, message.partition)
+                if where in placement:
+                    state = placement[where]
+                else:
+                    state = placement[where] = self.states.get(self.scope_of(*where))
                 if state is None:
                     result.skipped += 1
                     continue
-                prepared = self.pipeline.prepare(message, seen_at)
+                prepared = prepare(message, seen_at)
                 owned.append((state, prepared))
-                key = prepared.entity_key
-                if key is not None:
-                    wanted.setdefault(state.scope_id, []).append(key)
+                if prepared.kind is not None:
+                    wanted.setdefault(state.scope_id, []).append(f"{prepared.kind}:{prepared.ident}")
             self._load_evicted(wanted)
-            counters = self.counters
             tally: Tally = {}
             newest: dict[str, float] = {}
+            consumed: dict[str, int] = {}
+            ends: dict[tuple[PartitionState, str], int] = {}
             for state, prepared in owned:
                 message = prepared.message
-                after_view = None
-                if prepared.slot is not None:
-                    existing = state.entities.get(prepared.entity_key)
-                    before_view = existing.contribution.view if existing is not None else None
-                    outcome, entity = state.apply(
-                        prepared.kind, prepared.ident, prepared.slot_name, prepared.slot
+                topic = message.topic
+                view = None
+                kind = prepared.kind
+                if prepared.slot is not None and kind is not None:
+                    outcome, entity, before = state.apply(
+                        kind, prepared.ident, prepared.slot_name, prepared.slot
                     )
-                    after_view = entity.contribution.view
+                    view = entity.contribution.view
                     if outcome != "applied":
-                        count_in(tally, "ignored", (message.topic, outcome))
-                    elif prepared.kind == EVENT:
-                        tally_event_transition(tally, before_view, after_view)
+                        count_in(tally, "ignored", (topic, outcome))
+                    elif kind == EVENT:
+                        tally_event_transition(tally, before.view, view)
                 elif prepared.keyless is not None:
                     state.apply_counts(prepared.keyless)
-                state.advance(message.topic, message.offset + 1)
-                if prepared.rejected is not None:
+                ends[(state, topic)] = message.offset + 1
+                consumed[topic] = consumed.get(topic, 0) + 1
+                seconds = message.timestamp_ms / 1000
+                if seconds > newest.get(topic, 0.0):
+                    newest[topic] = seconds
+                department = prepared.department or (
+                    view.department if view is not None else UNREGISTERED_DEPARTMENT
+                )
+                count_in(tally, "records", (prepared.schema, department))
+                if prepared.key_mismatch:
+                    count_in(tally, "key_mismatches", (topic,))
+                rejected = prepared.rejected
+                if rejected is not None:
                     dlq.send(message.key, dlq_payload(prepared, seen_at))
                     result.rejected += 1
+                    tally_rejected(tally, prepared.schema, department, [e.code for e in rejected.errors])
+                    count_in(tally, "dlq_writes", (topic,))
                 else:
                     result.applied += 1
-                self._count(tally, newest, prepared, after_view)
-            if counters is not None:
-                counters.apply(tally, newest)
+                    slot = prepared.slot
+                    if kind == INSPECTION and slot is not None:
+                        count_in(tally, "inspections", (slot.department, slot.division, slot.data["channel"]))
+            for (state, topic), next_offset in ends.items():
+                state.advance(topic, next_offset)
+            if self.counters is not None:
+                for topic, count in consumed.items():
+                    tally[("messages_consumed", (topic,))] = count
+                self.counters.apply(tally, newest)
             self.consumed_total += result.consumed - result.skipped
             self.applied_total += result.applied
             self.rejected_total += result.rejected
@@ -210,25 +235,6 @@ class Engine:
                 continue
             for key, data in self.store.fetch(scope_id[0], scope_id[1], missing):
                 state.adopt(Entity.from_json(key, data))
-
-    @staticmethod
-    def _count(tally: Tally, newest: dict[str, float], prepared: Any, view: Any) -> None:
-        message = prepared.message
-        topic = message.topic
-        count_in(tally, "messages_consumed", (topic,))
-        seconds = message.timestamp_ms / 1000
-        if seconds > newest.get(topic, 0.0):
-            newest[topic] = seconds
-        department = prepared.department or (view.department if view is not None else UNREGISTERED_DEPARTMENT)
-        count_in(tally, "records", (prepared.schema, department))
-        if prepared.key_mismatch:
-            count_in(tally, "key_mismatches", (topic,))
-        if prepared.rejected is not None:
-            tally_rejected(tally, prepared.schema, department, [e.code for e in prepared.rejected.errors])
-            count_in(tally, "dlq_writes", (topic,))
-        elif prepared.kind == "inspection" and prepared.slot is not None:
-            slot = prepared.slot
-            count_in(tally, "inspections", (slot.department, slot.division, slot.data["channel"]))
 
     # --- checkpoint -----------------------------------------------------------------------------
 

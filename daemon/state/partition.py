@@ -75,6 +75,9 @@ class PartitionState:
         self.marks: dict[str, dict[int, int]] = {}
         self.offsets: dict[str, int] = {}  # topic -> next offset to consume
         self.dirty = Dirty()
+        # Entities changed or loaded since the last eviction: only they can have stopped being
+        # resident, so eviction looks at them instead of scanning every open entity each checkpoint.
+        self._touched: set[str] = set()
 
     @property
     def scope_id(self) -> ScopeId:
@@ -85,7 +88,9 @@ class PartitionState:
     def adopt(self, entity: Entity) -> None:
         """Make a stored entity resident again; its contribution is already in the aggregates."""
         entity.contribution = contribution(entity, self.rules)
-        self.entities[entity.key] = entity
+        key = entity.key
+        self.entities[key] = entity
+        self._touched.add(key)
 
     def load_aggregate(self, key: AggKey, numerator: int, denominator: int) -> None:
         day, indicator, department, division = key
@@ -96,21 +101,26 @@ class PartitionState:
 
     # --- updates ----------------------------------------------------------------------------------
 
-    def apply(self, kind: str, ident: str, name: str, slot: Slot) -> tuple[str, Entity]:
-        """Offer a record version to its entity; move the entity's contribution if it changed."""
+    def apply(self, kind: str, ident: str, name: str, slot: Slot) -> tuple[str, Entity, Contribution]:
+        """Offer a record version to its entity; move the entity's contribution if it changed.
+
+        Returns the outcome of :func:`offer`, the entity, and its contribution before the offer.
+        """
         key = f"{kind}:{ident}"
         entity = self.entities.get(key)
         if entity is None:
             entity = Entity(kind, ident)
             self.entities[key] = entity
+            self._touched.add(key)
+        before = entity.contribution
         outcome = offer(entity, name, slot)
         if outcome == "applied":
-            before = entity.contribution
             after = contribution(entity, self.rules)
             entity.contribution = after
             self._move(before, after)
             self.dirty.entities.add(key)
-        return outcome, entity
+            self._touched.add(key)
+        return outcome, entity, before
 
     def apply_counts(self, counts: dict[AggKey, tuple[int, int]]) -> None:
         """Add counts that belong to no entity (a message without a usable record key)."""
@@ -185,14 +195,25 @@ class PartitionState:
         return (0, 0) if cell is None else (cell[0], cell[1])
 
     def evict_closed(self) -> int:
-        """Drop clean entities that no longer need to be resident; returns how many were dropped."""
+        """Drop clean entities that no longer need to be resident; returns how many were dropped.
+
+        Only entities touched since the last call are looked at; a dirty one stays a candidate.
+        """
         dirty = self.dirty.entities
-        closed = [
-            key for key, entity in self.entities.items() if key not in dirty and not is_resident(entity)
-        ]
-        for key in closed:
-            del self.entities[key]
-        return len(closed)
+        entities = self.entities
+        kept: set[str] = set()
+        dropped = 0
+        for key in self._touched:
+            entity = entities.get(key)
+            if entity is None:
+                continue
+            if key in dirty:
+                kept.add(key)
+            elif not is_resident(entity):
+                del entities[key]
+                dropped += 1
+        self._touched = kept
+        return dropped
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         """The entity keys among ``keys`` that are not in memory (they may be in the store)."""

@@ -9,6 +9,7 @@ from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
 from daemon.engine import make_rules, topic_streams
 from daemon.pipeline import Message, Pipeline
+from daemon.state.entities import Entity
 from daemon.state.partition import PartitionState
 from schemas.registry import load_registry
 from tests import records
@@ -112,6 +113,23 @@ def test_dirty_rows_are_tracked_and_dirty_entities_are_not_evicted() -> None:
     state.dirty.clear()
     assert state.evict_closed() == 1
     assert state.missing(["event:E1"]) == ["event:E1"]
+
+
+def test_eviction_finds_closed_entities_that_were_loaded_or_changed_only() -> None:
+    """A closed entity brought back for a late duplicate is evicted again; open ones stay resident."""
+    state = _state()
+    created, handled = records.event("E1", "created", START), records.event("E1", "handled", START)
+    _apply(state, created, handled, records.event("E2", "created", START))
+    stored = state.entities["event:E1"].to_json()  # what the checkpoint writes
+    state.dirty.clear()
+    assert state.evict_closed() == 1
+    assert state.missing(["event:E1", "event:E2"]) == ["event:E1"]
+    state.adopt(Entity.from_json("event:E1", stored))  # the engine loads it for a late record...
+    _apply(state, created)  # ...which is a duplicate: nothing changes, nothing becomes dirty
+    assert not state.dirty
+    assert state.evict_closed() == 1
+    assert state.missing(["event:E1", "event:E2"]) == ["event:E1"]
+    assert state.evict_closed() == 0  # nothing touched since
 
 
 def test_duplicates_do_not_dirty_state() -> None:
