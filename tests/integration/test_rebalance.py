@@ -1,4 +1,7 @@
-"""Two ``svmon run`` members of one consumer group sharing a PostgreSQL store (SPEC §9.1, §10 Config).
+"""Two ``svmon run`` members of one consumer group sharing one store (SPEC §9.1, §10 Config).
+
+Both shared stores are covered: PostgreSQL (several hosts) and one SQLite file (several processes on
+one host, the way to use more than one core; README "Performance").
 
 The second member's join makes the first revoke partitions (checkpoint, then let go); SIGKILLing the
 first mid-stream hands its partitions to the survivor, which restores them from the store. The
@@ -7,14 +10,14 @@ figures must still equal the scenario's own truth: nothing lost, nothing counted
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from seeds.scenario import Scenario, generate
-from tests.daemon_process import Daemon, Topics
+from tests.daemon_process import Daemon, Topics, stored_offsets
 from tests.integration.test_exactness import PARTITIONS, _metric_sum, _truth_totals, totals, year_counts
 from tests.integration.test_outage import merge, produce_half
 from tests.services import POSTGRES_DSN, Broker, unavailable, unique_name, wait_for
@@ -27,9 +30,16 @@ def scenario() -> Scenario:
     return generate(4242, scale=0.15)
 
 
-@pytest.fixture
-def shared_store() -> Iterator[tuple[str, psycopg.Connection[tuple[object, ...]]]]:
-    """A PostgreSQL schema both members use, and an admin connection to watch it."""
+Offsets = Callable[[], dict[tuple[str, int], int]]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Offsets]]:
+    """A store URL both members use, and a reader of the offsets stored in it."""
+    if request.param == "sqlite":
+        path = tmp_path / "shared.db"
+        yield f"sqlite:///{path}", lambda: stored_offsets(path)
+        return
     try:
         admin = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
     except Exception as exc:
@@ -37,14 +47,15 @@ def shared_store() -> Iterator[tuple[str, psycopg.Connection[tuple[object, ...]]
     schema = unique_name("svmon_group").replace("-", "_")
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}", admin
+        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}", lambda: _postgres_offsets(admin, schema)
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
 
 
-def _stored(admin: psycopg.Connection[tuple[object, ...]], dsn: str) -> dict[tuple[str, int], int]:
-    schema = dsn.rsplit("%3D", 1)[1]
+def _postgres_offsets(
+    admin: psycopg.Connection[tuple[object, ...]], schema: str
+) -> dict[tuple[str, int], int]:
     try:
         rows = admin.execute(f'SELECT topic, part, next_offset FROM "{schema}".svmon_offsets').fetchall()
     except psycopg.errors.UndefinedTable:
@@ -56,10 +67,10 @@ def test_two_members_rebalancing_and_one_killed_still_count_exactly(
     private_broker: Broker,
     scenario: Scenario,
     tmp_path: Path,
-    shared_store: tuple[str, psycopg.Connection[tuple[object, ...]]],
+    shared_store: tuple[str, Offsets],
 ) -> None:
     """A join, a revoke and a SIGKILLed member later, every figure equals the scenario's truth."""
-    dsn, admin = shared_store
+    dsn, stored_offsets = shared_store
     topics = Topics.unique("group")
     private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
     private_broker.create_topics([topics.dlq], partitions=1)
@@ -76,7 +87,7 @@ def test_two_members_rebalancing_and_one_killed_still_count_exactly(
     second = Daemon(private_broker.bootstrap, dsn, topics, tmp_path / "second", group)
 
     def stored(ends: dict[tuple[str, int], int]) -> int:
-        offsets = _stored(admin, dsn)
+        offsets = stored_offsets()
         return sum(min(offsets.get(tp, 0), end) for tp, end in ends.items())
 
     def consumed_by_first() -> int:
