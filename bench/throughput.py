@@ -44,6 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from daemon.app import tune_gc
 from daemon.broker import TansuBroker, free_port
 from daemon.calendar import WorkingCalendar
 from daemon.config import KafkaSettings, Settings
@@ -470,8 +471,12 @@ def make_engine(settings: Settings, store_path: Path, *, counters: bool) -> Engi
 
 
 def engine_only(settings: Settings, placed: list[Message], work: Path, batch: int) -> tuple[float, float]:
-    """Seconds to process every message in-process (with flow counters), and to checkpoint after."""
+    """Seconds to process every message in-process (with flow counters), and to checkpoint after.
+
+    Under the daemon's garbage-collector thresholds, as ``svmon run`` sets them.
+    """
     engine = make_engine(settings, work / "engine-only.db", counters=True)
+    previous = tune_gc()
     try:
         scopes = {engine.scope_of(m.topic, m.partition) for m in placed}
         for scope in sorted(scopes):
@@ -490,6 +495,7 @@ def engine_only(settings: Settings, placed: list[Message], work: Path, batch: in
         checkpoint_s += time.perf_counter() - tick
         return time.perf_counter() - started, checkpoint_s
     finally:
+        gc.set_threshold(*previous)
         engine.store.close()
 
 

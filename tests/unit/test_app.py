@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
+from daemon import app as app_module
 from daemon.app import App
 from daemon.config import Settings
 from daemon.exceptions import SourceError
@@ -61,3 +64,26 @@ def test_a_failed_poll_marks_not_ready_and_the_loop_carries_on(tmp_path: Path) -
     assert any("rebalance went wrong" in reason for reason in source.reasons_after_failure)
     assert not any("rebalance went wrong" in reason for reason in app.readiness())
     engine.store.close()
+
+
+def test_svmon_run_collects_garbage_at_the_daemons_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``svmon run`` raises the collector's thresholds before it starts (the default costs ~8 us/msg)."""
+    seen: list[tuple[int, int, int]] = []
+
+    class _App:
+        def __init__(self, settings: Settings) -> None: ...
+
+        def request_stop(self, signum: int | None = None, frame: object = None) -> None: ...
+
+        def run(self) -> int:
+            seen.append(gc.get_threshold())
+            return 0
+
+    previous = gc.get_threshold()
+    monkeypatch.setattr(app_module, "App", _App)
+    try:
+        assert app_module.run(Settings()) == 0
+    finally:
+        gc.set_threshold(*previous)
+    assert seen == [app_module.GC_THRESHOLDS]
+    assert previous != app_module.GC_THRESHOLDS
