@@ -121,6 +121,9 @@ class FlowCounters:
         )
         build = Gauge("supervision_build_info", "svmon build.", ("version",), registry=registry)
         build.labels(__version__).set(1)
+        # Label children by (attribute, label values); label values are bounded by the registry and
+        # closed enums, so this stays small.
+        self._children: dict[tuple[str, tuple[str, ...]], Counter] = {}
         self._precreate(departments, topics)
 
     def _precreate(self, departments: Registry, topics: list[str]) -> None:
@@ -146,11 +149,16 @@ class FlowCounters:
         """Add a batch's tally: one ``labels().inc(n)`` per label set instead of one per message.
 
         Each ``labels()`` call takes a lock and a dictionary lookup; per message that cost about as
-        much as validating the message.
+        much as validating the message. A batch still has hundreds of label sets, so the children
+        are kept here after the first ``labels()``.
         """
-        for (name, labels), count in tally.items():
-            counter: Counter = getattr(self, name)
-            counter.labels(*labels).inc(count)
+        children = self._children
+        for key, count in tally.items():
+            child = children.get(key)
+            if child is None:
+                name, labels = key
+                child = children[key] = getattr(self, name).labels(*labels)
+            child.inc(count)
         for topic, seconds in newest.items():
             self.last_event_time.labels(topic).set(seconds)
 
