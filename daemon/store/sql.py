@@ -378,17 +378,23 @@ class SqlStore:
         return self.last_checkpoint_at() is None
 
 
+# How long opening a SQLite store keeps retrying while another process holds a lock on it.
+SQLITE_OPEN_TIMEOUT_S = 30.0
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def _open_sqlite(url: str, path: str) -> SqlStore:
     target = Path(path)
 
-    def connect() -> sqlite3.Connection:
+    def connect_once() -> sqlite3.Connection:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
+        # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
+        connection = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
-            # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
-            connection = sqlite3.connect(
-                str(target), timeout=30, isolation_level=None, check_same_thread=False
-            )
             connection.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
             # transactions, which then replay from Kafka because offsets roll back with them.
@@ -396,9 +402,25 @@ def _open_sqlite(url: str, path: str) -> SqlStore:
             # 64 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's
             # B-trees, and with the default most of those pages come back from the OS each time.
             connection.execute("PRAGMA cache_size=-65536")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    def connect() -> sqlite3.Connection:
+        # Two instances opening a new store at once both switch it to WAL; SQLite then fails one of
+        # them with "database is locked" at once, without waiting (its busy timeout cannot apply to
+        # a lock upgrade that would deadlock). That is a race, not an error: try again shortly.
+        deadline = time.monotonic() + SQLITE_OPEN_TIMEOUT_S
+        while True:
+            try:
+                return connect_once()
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+            except OSError as exc:
+                raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+            time.sleep(0.05)
 
     return _SqliteStore(url, connect, placeholder="?", dialect="sqlite")
 

@@ -6,10 +6,12 @@ same ones against a real PostgreSQL server.
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,3 +242,30 @@ def test_unsupported_url_is_a_readable_error() -> None:
     """An unknown store URL scheme says which ones are supported."""
     with pytest.raises(StoreError, match=r"sqlite:///path or postgresql://"):
         open_store("mysql://x")
+
+
+def _open_and_report(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        open_store(f"sqlite:///{path}").close()
+        results.put("ok")
+    except StoreError as exc:
+        results.put(str(exc))
+
+
+def test_instances_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """Two processes creating one store race to switch it to WAL; SQLite fails the loser at once
+    ("database is locked", no busy wait). Before svmon retried that, ~1 start in 10 died of it."""
+    context = multiprocessing.get_context("fork")
+    outcomes: list[str] = []
+    for trial in range(60):
+        path = str(tmp_path / f"new-{trial}.db")
+        barrier, results = context.Barrier(2), context.Queue()
+        openers = [context.Process(target=_open_and_report, args=(path, barrier, results)) for _ in range(2)]
+        for opener in openers:
+            opener.start()
+        outcomes.extend(results.get(timeout=60) for _ in openers)
+        for opener in openers:
+            opener.join(timeout=60)
+    assert [outcome for outcome in outcomes if outcome != "ok"] == []
+    assert len(outcomes) == 120
