@@ -25,12 +25,12 @@ from prometheus_client import CollectorRegistry
 from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
 from daemon.engine import Engine
-from daemon.exceptions import DlqError, SourceError, StoreError
+from daemon.exceptions import DlqError, SourceError, StoreError, StoreVersionError
 from daemon.http import HttpServer
 from daemon.metrics import FlowCounters, Snapshot, StateCollector
 from daemon.pipeline import Message
 from daemon.source import DlqProducer, KafkaSource, Partition, probe_broker
-from daemon.store.sql import open_store
+from daemon.store.sql import SqlStore, open_store
 from schemas.registry import load_registry
 
 log = structlog.get_logger("svmon.app")
@@ -136,20 +136,25 @@ class App:
         with ExitStack() as stack:
             registry = load_registry(settings.registry_file)
             calendar = WorkingCalendar(settings.calendar.override_file)
-            store = open_store(settings.store.url)
-            stack.callback(store.close)
             prometheus = CollectorRegistry(auto_describe=False)
             topics = list(self._topic_names())
             counters = FlowCounters(prometheus, registry, topics)
-            engine = Engine(settings, registry, calendar, store, counters=counters, clock=self.clock)
-            self.engine = engine
             prometheus.register(StateCollector(self._snapshot, settings.targets.model_dump()))
+            # Serve first: while the store or the broker is still away, /healthz and /metrics answer
+            # and /readyz says what svmon is waiting for (SPEC §9.5).
             self.http = HttpServer(
                 settings.http.host, settings.http.port, prometheus, self.readiness, self._indicators_api
             )
             self.http.start()
             stack.callback(self.http.stop)
-            log.info("serving", url=f"http://{settings.http.host}:{self.http.port}/metrics", store=store.url)
+            log.info("serving", url=f"http://{settings.http.host}:{self.http.port}/metrics")
+            store = self._open_store(stack)
+            if store is None:
+                log.info("stopped")
+                return 0  # stopped before the store was reachable
+            log.info("store open", store=store.url)
+            engine = Engine(settings, registry, calendar, store, counters=counters, clock=self.clock)
+            self.engine = engine
             probe = threading.Thread(target=self._probe_loop, name="svmon-probe", daemon=True)
             probe.start()
             self._connect(stack)
@@ -166,6 +171,32 @@ class App:
             topics.disclosures,
             topics.disclosure_requests,
         ]
+
+    def _open_store(self, stack: ExitStack) -> SqlStore | None:
+        """Open the checkpoint store; None if a stop came first.
+
+        A PostgreSQL server that is away (restarting, a cut link) is waited for with backoff, like the
+        broker. A SQLite file that cannot be opened is a configuration problem: that error ends the
+        run, as does a store written by a newer svmon.
+        """
+        url = self.settings.store.url
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                store = open_store(url)
+            except StoreVersionError:
+                raise
+            except StoreError as exc:
+                if url.startswith("sqlite"):
+                    raise
+                self._problem("startup", f"opening the store: {exc}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                continue
+            stack.callback(store.close)
+            self._problems["startup"] = "starting"  # next: connecting to Kafka
+            return store
+        return None
 
     def _connect(self, stack: ExitStack) -> None:
         """Create the DLQ producer and the consumer, retrying with backoff while the broker is away."""

@@ -149,6 +149,34 @@ def test_postgres_store_outage_pauses_progress_and_resumes_exactly(
     assert totals(year_counts(dsn, scenario)) == _truth_totals(scenario)
 
 
+def test_postgres_store_away_at_start_is_waited_for(
+    private_broker: Broker,
+    scenario: Scenario,
+    tmp_path: Path,
+    postgres_role: tuple[str, psycopg.Connection[tuple[object, ...]]],
+) -> None:
+    """Started while its store refuses connections, svmon serves, says why it is not ready, then runs."""
+    dsn, admin = postgres_role
+    role = dsn.split("://")[1].split("@")[0]
+    topics = Topics.unique("pg-late")
+    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
+    private_broker.create_topics([topics.dlq], partitions=1)
+    first = produce_half(private_broker, topics, scenario, 0)
+    everything = merge(first, produce_half(private_broker, topics, scenario, 1))
+    admin.execute(f"ALTER ROLE {role} NOLOGIN")
+    daemon = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, unique_name("g"))
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.alive() and not_ready_because(daemon, "store"), 60, "the store blamed")
+        still_serving(daemon)
+        admin.execute(f"ALTER ROLE {role} LOGIN")
+        daemon.wait_ready(120)
+        wait_for(lambda: _pg_caught_up(admin, role, everything), 120, "everything to be checkpointed")
+    finally:
+        assert daemon.stop() == 0, daemon.last_log()
+    assert totals(year_counts(dsn, scenario)) == _truth_totals(scenario)
+
+
 def _pg_caught_up(
     admin: psycopg.Connection[tuple[object, ...]], role: str, ends: dict[tuple[str, int], int]
 ) -> bool:
