@@ -443,6 +443,9 @@ class _Monitor:
         self.started = started
 
     def look(self) -> Status:
+        # The store first: the daemon counts a message as consumed before it checkpoints it, so read
+        # in this order "consumed" is never behind "checkpointed" in the same line.
+        checkpointed = sum(self.store.offsets(self.wanted).values())
         code, body = _http_get(f"{self.base_url}/readyz")
         readiness = (
             "daemon starting" if code == 0 else "ready" if code == 200 else body.strip() or "not ready"
@@ -461,7 +464,7 @@ class _Monitor:
             total=self.total,
             production_done=self.production.done,
             replay_clock=self.production.replay_clock(),
-            checkpointed=sum(self.store.offsets(self.wanted).values()),
+            checkpointed=checkpointed,
             consumed=int(metric_total(metrics, "supervision_messages_consumed_total"))
             if have_metrics
             else None,
