@@ -17,6 +17,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -303,7 +304,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is still handled below
+        return status
+    except BrokenPipeError:
+        # The reader went away (`svmon report … | head`): that is not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again on the way out.
+        with suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return EXIT_OK
     except SystemExit as exc:
         # argparse exits for --help, --version and usage errors; in-process callers want the code.
         code = exc.code

@@ -332,6 +332,28 @@ def test_console_script_reports_bad_config_without_traceback(tmp_path: Path) -> 
     assert "Traceback" not in completed.stderr
 
 
+def test_a_reader_that_went_away_is_not_an_error(tmp_path: Path) -> None:
+    """`svmon check-config | head -0`: output into a pipe nobody reads ends quietly with 0."""
+    environment = {key: value for key, value in os.environ.items() if not key.upper().startswith("SVMON_")}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # before the start: the first write is certain to find no reader
+    try:
+        completed = subprocess.run(
+            [str(_SVMON), "check-config"],
+            env=environment,
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert completed.stderr == ""
+    assert completed.returncode == 0
+
+
 def test_python_dash_m_daemon_is_the_same_cli(tmp_path: Path) -> None:
     """`python -m daemon --version` runs the same entry point."""
     completed = subprocess.run(
