@@ -208,6 +208,9 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
         crashing.kill()
     crashing.start()
     try:
+        # The last kill may have come after everything was checkpointed: then the store is caught up
+        # at once, and a SIGTERM before svmon installs its handlers would just kill it. Ready first.
+        crashing.wait_ready()
         wait_for(lambda: crashing.alive() and caught_up(crash_path, ends), 180, "the crashed run to catch up")
     finally:
         assert crashing.stop() == 0, crashing.last_log()
