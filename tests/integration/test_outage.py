@@ -54,6 +54,18 @@ def merge(
     return {tp: max(first.get(tp, 0), second.get(tp, 0)) for tp in {*first, *second}}
 
 
+def new_topics(broker: Broker, name: str) -> Topics:
+    """The five input topics and the DLQ, under names of this test's own."""
+    topics = Topics.unique(name)
+    broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
+    broker.create_topics([topics.dlq], partitions=1)
+    return topics
+
+
+def _role(dsn: str) -> str:
+    return dsn.split("://")[1].split("@", maxsplit=1)[0]
+
+
 def not_ready_because(daemon: Daemon, word: str) -> bool:
     status, body = daemon.get("/readyz")
     return status == 503 and word in body
@@ -71,9 +83,7 @@ def test_broker_frozen_mid_run_flips_readiness_and_loses_nothing(
     private_broker: Broker, scenario: Scenario, tmp_path: Path
 ) -> None:
     """A SIGSTOPped broker makes /readyz 503 with the reason; after SIGCONT svmon catches up exactly."""
-    topics = Topics.unique("outage")
-    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
-    private_broker.create_topics([topics.dlq], partitions=1)
+    topics = new_topics(private_broker, "outage")
     first = produce_half(private_broker, topics, scenario, 0)
     store_path = tmp_path / "state.db"
     daemon = Daemon(private_broker.bootstrap, f"sqlite:///{store_path}", topics, tmp_path, unique_name("g"))
@@ -126,10 +136,8 @@ def test_postgres_store_outage_pauses_progress_and_resumes_exactly(
 ) -> None:
     """With its store refusing connections, svmon says so on /readyz and later catches up exactly."""
     dsn, admin = postgres_role
-    role = dsn.split("://")[1].split("@")[0]
-    topics = Topics.unique("pg-outage")
-    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
-    private_broker.create_topics([topics.dlq], partitions=1)
+    role = _role(dsn)
+    topics = new_topics(private_broker, "pg-outage")
     first = produce_half(private_broker, topics, scenario, 0)
     daemon = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, unique_name("g"))
     daemon.start()
@@ -157,10 +165,8 @@ def test_postgres_store_away_at_start_is_waited_for(
 ) -> None:
     """Started while its store refuses connections, svmon serves, says why it is not ready, then runs."""
     dsn, admin = postgres_role
-    role = dsn.split("://")[1].split("@")[0]
-    topics = Topics.unique("pg-late")
-    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
-    private_broker.create_topics([topics.dlq], partitions=1)
+    role = _role(dsn)
+    topics = new_topics(private_broker, "pg-late")
     first = produce_half(private_broker, topics, scenario, 0)
     everything = merge(first, produce_half(private_broker, topics, scenario, 1))
     admin.execute(f"ALTER ROLE {role} NOLOGIN")
