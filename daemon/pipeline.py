@@ -87,10 +87,6 @@ class Prepared:
     rejected: Rejected | None
     key_mismatch: bool
 
-    @property
-    def entity_key(self) -> str | None:
-        return None if self.kind is None else f"{self.kind}:{self.ident}"
-
 
 def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
