@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from daemon.exceptions import StoreError
+
 Readiness = Callable[[], list[str]]  # reasons for not being ready; empty = ready
 IndicatorApi = Callable[[str, str], dict[str, Any]]  # (period, by) -> JSON; ValueError 400, LookupError 503
 
@@ -77,6 +79,9 @@ class HttpServer:
                 self._json(request, 400, {"error": str(exc)})
                 return
             except LookupError as exc:  # nothing checkpointed yet: try again later, not a bad request
+                self._json(request, 503, {"error": str(exc)})
+                return
+            except StoreError as exc:  # the store is away (an outage): try again later too
                 self._json(request, 503, {"error": str(exc)})
                 return
             self._json(request, 200, payload)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
+from daemon.exceptions import StoreError
 from daemon.http import HttpServer
 from daemon.reporting import EmptyStoreError
 
@@ -29,6 +30,8 @@ class _Fixture:
         self.calls.append((period, by))
         if period == "2031":
             raise EmptyStoreError("sqlite:///nowhere.db")
+        if period == "2032":
+            raise StoreError("cannot connect to PostgreSQL store postgresql://svmon@127.0.0.1/x: refused")
         if period != "2023":
             raise ValueError(f"invalid period {period!r}")
         return {"period": {"label": period}, "groups": [], "by": by}
@@ -103,6 +106,15 @@ def test_indicators_api_answers_503_while_the_store_has_no_data(served: tuple[_F
     status, _, body = _get(base + "/api/v1/indicators?period=2031")
     assert status == 503
     assert "no indicator data yet" in json.loads(body)["error"]
+
+
+def test_indicators_api_answers_503_while_the_store_is_away(served: tuple[_Fixture, str]) -> None:
+    """A store outage is not a server bug: 503 with the reason, and the server keeps serving."""
+    _, base = served
+    status, _, body = _get(base + "/api/v1/indicators?period=2032")
+    assert status == 503
+    assert "cannot connect to PostgreSQL store" in json.loads(body)["error"]
+    assert _get(base + "/healthz")[0] == 200
 
 
 def test_unknown_path_is_404(served: tuple[_Fixture, str]) -> None:
