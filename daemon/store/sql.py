@@ -103,9 +103,6 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_loads = orjson.loads
-
-
 class SqlStore:
     """A :class:`daemon.store.base.Store` over a DB-API connection (sqlite3 or psycopg)."""
 
@@ -207,7 +204,7 @@ class SqlStore:
                 (scope, part),
             ).fetchall()
             for key, data in rows:
-                state.adopt(Entity.from_json(key, _loads(data)))
+                state.adopt(Entity.from_json(key, orjson.loads(data)))
             first_day = -1 if state.resident_from is None else state.resident_from
             for day, indicator, department, division, numerator, denominator in self._execute(
                 "SELECT day, indicator, department, division, numerator, denominator FROM svmon_aggregates"
@@ -251,7 +248,7 @@ class SqlStore:
                     f" WHERE scope = ? AND part = ? AND key IN ({marks})"
                 )
                 rows = self._execute(query, [scope, partition, *chunk])
-                found.extend((key, _loads(data)) for key, data in rows)
+                found.extend((key, orjson.loads(data)) for key, data in rows)
             self._connection.commit()
         except Exception as exc:
             self._rollback()
@@ -359,7 +356,7 @@ class SqlStore:
         marks = ", ".join("?" * len(kinds))
         query = f"SELECT key, data FROM svmon_entities WHERE resident = 1 AND kind IN ({marks})"  # noqa: S608
         for key, data in self._read(query, list(kinds)):
-            yield key, _loads(data)
+            yield key, orjson.loads(data)
 
     def marks(self, start_day: int, end_day: int) -> Iterator[tuple[str, int, int]]:
         for item_code, day, count in self._read(
