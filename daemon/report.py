@@ -27,7 +27,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -353,6 +353,21 @@ def _total_cells(row: _Row) -> list[str]:
     ]
 
 
+def _group_sections(report: Mapping[str, Any]) -> Iterator[tuple[str, str, list[list[str]], int]]:
+    """Per indicator with data, the ranked group rows of a report ``--by`` something: (group kind,
+    indicator, cells worst first, groups without data). The table and Markdown renderers share it."""
+    kind = _group_kind(report)
+    if kind is None:
+        return
+    for indicator in INDICATORS:
+        ranked, without = _ranked(report, indicator)
+        if ranked:
+            cells = [
+                _group_cells(rank, kind, g, _row(indicator, g["indicators"][indicator])) for rank, g in ranked
+            ]
+            yield kind, indicator, cells, without
+
+
 def _group_cells(rank: int, kind: str, group: Mapping[str, Any], row: _Row) -> list[str]:
     return [
         str(rank),
@@ -390,20 +405,12 @@ def _render_table(report: Mapping[str, Any]) -> str:
     lines.append("")
     rows = [_total_cells(_row(i, e)) for i, e in report["indicators"].items()]
     lines.extend(_aligned(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
-    kind = _group_kind(report)
-    if kind is not None:
-        for indicator in INDICATORS:
-            ranked, without = _ranked(report, indicator)
-            if not ranked:
-                continue
-            lines.append("")
-            lines.append(f"{INDICATORS[indicator]} ({indicator}) 按{GROUP_KINDS[kind]}排名，由低到高")
-            cells = [
-                _group_cells(rank, kind, g, _row(indicator, g["indicators"][indicator])) for rank, g in ranked
-            ]
-            lines.extend(_aligned(_group_header(kind), cells, _GROUP_RIGHT))
-            if without:
-                lines.append(f"另有 {without} 个{GROUP_KINDS[kind]}无数据。")
+    for kind, indicator, cells, without in _group_sections(report):
+        lines.append("")
+        lines.append(f"{INDICATORS[indicator]} ({indicator}) 按{GROUP_KINDS[kind]}排名，由低到高")
+        lines.extend(_aligned(_group_header(kind), cells, _GROUP_RIGHT))
+        if without:
+            lines.append(f"另有 {without} 个{GROUP_KINDS[kind]}无数据。")
     return "\n".join(lines) + "\n"
 
 
@@ -426,23 +433,11 @@ def _render_markdown(report: Mapping[str, Any]) -> str:
     lines = [f"## {title}", "", f"_{as_of}_", ""]
     rows = [_total_cells(_row(i, e)) for i, e in report["indicators"].items()]
     lines.extend(_md_table(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
-    kind = _group_kind(report)
-    if kind is not None:
-        for indicator in INDICATORS:
-            ranked, without = _ranked(report, indicator)
-            if not ranked:
-                continue
-            lines += [
-                "",
-                f"### {INDICATORS[indicator]} (`{indicator}`) 按{GROUP_KINDS[kind]}排名，由低到高",
-                "",
-            ]
-            cells = [
-                _group_cells(rank, kind, g, _row(indicator, g["indicators"][indicator])) for rank, g in ranked
-            ]
-            lines.extend(_md_table(_group_header(kind), cells, _GROUP_RIGHT))
-            if without:
-                lines += ["", f"另有 {without} 个{GROUP_KINDS[kind]}无数据。"]
+    for kind, indicator, cells, without in _group_sections(report):
+        lines += ["", f"### {INDICATORS[indicator]} (`{indicator}`) 按{GROUP_KINDS[kind]}排名，由低到高", ""]
+        lines.extend(_md_table(_group_header(kind), cells, _GROUP_RIGHT))
+        if without:
+            lines += ["", f"另有 {without} 个{GROUP_KINDS[kind]}无数据。"]
     return "\n".join(lines) + "\n"
 
 
