@@ -28,6 +28,10 @@ DISCLOSURE_ON_TIME: Final = "disclosure_on_time_rate"
 # Report-only series, kept beside the indicators in the same per-day aggregate.
 WITHDRAWAL_DAYS: Final = "withdrawal_working_days"
 WITHDRAWAL_BATCH_PREFIX: Final = "withdrawal_batch:"
+# Series whose numerators depend on the deadline rules (SLA working days, the working-day calendar,
+# the disclosure limits) and not only on the slots. Cell keys and denominators never depend on the
+# rules (tests/unit/test_entities.py checks all three claims).
+RULED: Final = frozenset({ON_TIME, DISCLOSURE_ON_TIME, WITHDRAWAL_DAYS})
 
 AggKey = tuple[int, str, str, str]  # (day ordinal, indicator, department, division)
 Mark = tuple[str, int]  # (item_code, day ordinal) of a valid 双随机 inspection
@@ -125,13 +129,41 @@ class Entity:
     def key(self) -> str:
         return entity_key(self.kind, self.ident)
 
-    def to_json(self) -> dict[str, Any]:
-        return {name: slot.to_json() for name, slot in self.slots.items()}
+    def to_json(self) -> list[Any]:
+        """``[slots, ruled]``: the slots, and the cells of its share that depend on the rules.
+
+        Those cells are stored because an entity loaded back under other rules (a changed SLA,
+        calendar or disclosure limit) must take back exactly what it added, or the aggregates drift.
+        The rest of the share is a function of the slots alone and is derived again on loading.
+        """
+        ruled = [
+            [*key, numerator, denominator]
+            for key, (numerator, denominator) in self.contribution.counts.items()
+            if key[1] in RULED
+        ]
+        return [{name: slot.to_json() for name, slot in self.slots.items()}, ruled]
 
     @classmethod
-    def from_json(cls, key: str, raw: dict[str, Any]) -> Entity:
+    def from_json(cls, key: str, raw: list[Any] | dict[str, Any]) -> Entity:
+        """The entity of :meth:`to_json`, its ``contribution`` holding just the stored ruled cells.
+
+        :meth:`daemon.state.partition.PartitionState.adopt` completes the share. A row written
+        before ruled cells were stored (schema version 2: a bare slots object) is derived whole.
+        """
         kind, _, ident = key.partition(":")
-        return cls(kind, ident, {name: Slot.from_json(value) for name, value in raw.items()})
+        if isinstance(raw, dict):
+            return cls(kind, ident, {name: Slot.from_json(value) for name, value in raw.items()})
+        slots, ruled = raw
+        entity = cls(kind, ident, {name: Slot.from_json(value) for name, value in slots.items()})
+        if ruled:
+            entity.contribution = Contribution(
+                {
+                    (int(day), indicator, department, division): (int(numerator), int(denominator))
+                    for day, indicator, department, division, numerator, denominator in ruled
+                },
+                (),
+            )
+        return entity
 
 
 def entity_key(kind: str, ident: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from daemon.state.entities import (
+    RULED,
     AggKey,
     Contribution,
     Entity,
@@ -86,8 +87,18 @@ class PartitionState:
     # --- loading ----------------------------------------------------------------------------------
 
     def adopt(self, entity: Entity) -> None:
-        """Make a stored entity resident again; its contribution is already in the aggregates."""
-        entity.contribution = contribution(entity, self.rules)
+        """Make a stored entity resident again; its contribution is already in the aggregates.
+
+        Its ruled cells are the stored ones (see :meth:`Entity.from_json`), whatever the rules say
+        now; everything else is derived from the slots.
+        """
+        derived = contribution(entity, self.rules)
+        stored = entity.contribution.counts
+        if stored:
+            counts = {key: cell for key, cell in derived.counts.items() if key[1] not in RULED}
+            counts.update(stored)
+            derived = Contribution(counts, derived.marks, derived.view)
+        entity.contribution = derived
         key = entity.key
         self.entities[key] = entity
         self._touched.add(key)

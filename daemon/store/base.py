@@ -8,10 +8,13 @@ from typing import Any, Protocol
 from daemon.exceptions import StoreError
 from daemon.state.partition import PartitionState
 
-SCHEMA_VERSION = 2
-"""Version of the table layout. A store written by a newer svmon is refused, never guessed at."""
+SCHEMA_VERSION = 3
+"""Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
 
-StoredEntity = tuple[str, dict[str, Any]]  # (entity key, slots as JSON)
+2: entities keyed by scope, partition and key. 3: entity rows carry the aggregate share they added.
+"""
+
+StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)
 
 
 class Store(Protocol):

@@ -158,11 +158,15 @@ class SqlStore:
             row = self._execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
             if row is None:
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
-            elif int(row[0]) == 1:
+            elif int(row[0]) < SCHEMA_VERSION:
                 if self._dialect == "sqlite":
                     self._execute("BEGIN IMMEDIATE")  # autocommit otherwise: migrate all or nothing
-                for statement in _FROM_VERSION_1:
-                    self._execute(statement)
+                if int(row[0]) == 1:
+                    for statement in _FROM_VERSION_1:
+                        self._execute(statement)
+                # 2 -> 3 changes no table: entity rows written from now on carry their share, and
+                # rows without one are still read (Entity.from_json). The version keeps an older
+                # svmon, which cannot read the new rows, away from the store.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
             elif int(row[0]) > SCHEMA_VERSION:
                 self._rollback()

@@ -17,6 +17,7 @@ from tests import records
 from tests.records import INGESTED, FakeDlq
 from tests.unit.test_store_sqlite import (
     engines,
+    test_a_rule_change_between_runs_leaves_the_aggregates_consistent,
     test_a_second_claim_fences_out_the_first_owner,
     test_checkpoint_then_restore_gives_the_same_state,
     test_closed_entities_are_fetched_back_by_key,
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 __all__ = [
     "engines",
+    "test_a_rule_change_between_runs_leaves_the_aggregates_consistent",
     "test_a_second_claim_fences_out_the_first_owner",
     "test_checkpoint_then_restore_gives_the_same_state",
     "test_closed_entities_are_fetched_back_by_key",

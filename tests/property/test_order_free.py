@@ -50,7 +50,11 @@ def apply_all(messages: list[Raw]) -> PartitionState:
 
 def observed(state: PartitionState) -> tuple[Any, ...]:
     """Slots, non-zero aggregate cells and non-zero marks: everything order must not change."""
-    slots = {key: entity.to_json() for key, entity in state.entities.items()}
+    # The stored row of each entity: its slots, and its share (a set: the order of cells is not state).
+    slots = {
+        key: (slots, {tuple(cell) for cell in share})
+        for key, (slots, share) in ((key, entity.to_json()) for key, entity in state.entities.items())
+    }
     cells = {
         (day, *group): tuple(cell)
         for day, groups in state.aggregates.items()

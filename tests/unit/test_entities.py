@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import json
+from datetime import UTC, date, datetime
 
 from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
 from daemon.engine import make_rules
+from daemon.pipeline import Message, Pipeline
 from daemon.state.entities import (
     ACCURACY,
+    EMPTY,
     HANDLING,
     ON_TIME,
+    RULED,
     Entity,
+    Rules,
     Slot,
     contribution,
     event_view,
     is_resident,
     offer,
 )
+from daemon.state.partition import PartitionState
 from daemon.timeutil import SHANGHAI, end_of_day_epoch
+from schemas.registry import load_registry
+from seeds.scenario import STREAMS, generate
 
 RULES = make_rules(Settings(), WorkingCalendar(None))
 DAY = date(2023, 9, 28).toordinal()
@@ -139,7 +147,53 @@ def test_handled_event_is_not_resident_but_an_open_one_is() -> None:
 
 
 def test_entity_json_round_trip() -> None:
-    """Entities survive to_json/from_json with identical slots."""
+    """Entities survive to_json/from_json with identical slots and the ruled cells of their share."""
+    entity = Entity("event", "E1", {"created": _created(), "handled": _slot(at=AT)})
+    entity.contribution = contribution(entity, RULES)
+    copy = Entity.from_json(entity.key, json.loads(json.dumps(entity.to_json())))
+    assert (copy.kind, copy.ident, copy.slots) == ("event", "E1", entity.slots)
+    ruled = {key: cell for key, cell in entity.contribution.counts.items() if key[1] in RULED}
+    assert ruled == {(DAY, ON_TIME, "330200.scjgj", "330200"): (1, 1)}
+    assert copy.contribution.counts == ruled
+
+
+def test_an_entity_stored_without_ruled_cells_has_its_share_derived() -> None:
+    """Rows of schema version 2 are bare slot objects; rows without ruled cells store none."""
     entity = Entity("inspection", "R:1", {"": _slot(channel="mobile", item_code="I1", double_random=True)})
-    copy = Entity.from_json(entity.key, entity.to_json())
-    assert (copy.kind, copy.ident, copy.slots) == ("inspection", "R:1", entity.slots)
+    entity.contribution = contribution(entity, RULES)
+    for stored in ({"": entity.slots[""].to_json()}, entity.to_json()):
+        copy = Entity.from_json(entity.key, json.loads(json.dumps(stored)))
+        assert copy.slots == entity.slots
+        assert copy.contribution is EMPTY
+
+
+def _rules(deadline: float, working_days: int) -> Rules:
+    return Rules(lambda day, n: deadline, lambda start, end: working_days, RULES.sla_working_days, 7, 3)
+
+
+def test_only_ruled_numerators_depend_on_the_rules() -> None:
+    """What a stored entity keeps of its share (``RULED``) is all that other rules can change.
+
+    Every entity of a generated scenario, judged under rules where everything is late and under
+    rules where everything is on time: the cell keys and denominators agree, numerators differ only
+    in ``RULED`` series, and they do differ there (or this test would show nothing).
+    """
+    scenario = generate(11, scale=0.02)
+    pipeline = Pipeline(load_registry(None), {stream: stream for stream in STREAMS}, 1 << 20)
+    state = PartitionState("all", 0, RULES)
+    for stream in STREAMS:
+        for offset, (message_key, value, stamp) in enumerate(scenario.kafka_messages(stream)):
+            message = Message(stream, 0, offset, message_key, value, stamp)
+            prepared = pipeline.prepare(message, datetime.now(UTC))
+            if prepared.slot is not None and prepared.kind is not None:
+                state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    late, on_time = _rules(0.0, 10_000), _rules(float("inf"), 0)
+    changed: set[str] = set()
+    for entity in state.entities.values():
+        under_late, under_on_time = (contribution(entity, r).counts for r in (late, on_time))
+        assert under_late.keys() == under_on_time.keys()
+        for key, (numerator, denominator) in under_late.items():
+            assert denominator == under_on_time[key][1]
+            if numerator != under_on_time[key][0]:
+                changed.add(key[1])
+    assert changed == RULED

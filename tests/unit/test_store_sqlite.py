@@ -6,6 +6,7 @@ same ones against a real PostgreSQL server.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
@@ -101,7 +102,10 @@ def test_closed_entities_are_fetched_back_by_key(store_url: str, engines: list[E
     assert "event:E1" not in engine.states[("events", 0)].entities
     fetched = engine.store.fetch("events", 0, ["event:E1", "event:nope"])
     assert [key for key, _ in fetched] == ["event:E1"]
-    assert set(fetched[0][1]) == {"created", "handled"}
+    slots, share = fetched[0][1]
+    assert set(slots) == {"created", "handled"}
+    day = START.date().toordinal()
+    assert share == [[day, "event_on_time_rate", records.DEPARTMENT_CODES[0], "330200", 1, 1]]
     assert engine.store.fetch("events", 1, ["event:E1"]) == []
 
 
@@ -198,6 +202,37 @@ def test_reports_read_every_partition(store_url: str, engines: list[Engine]) -> 
     assert engine.store.last_checkpoint_at() is not None
 
 
+def test_a_rule_change_between_runs_leaves_the_aggregates_consistent(
+    store_url: str, engines: list[Engine]
+) -> None:
+    """An entity restored under other deadline rules takes back exactly the share it added.
+
+    Published on the 13th working day: on time under a 20-day rule, late under 7. When a later,
+    erroneous version withdraws the on-time judgment, the cell must go back to 0/0 — not to 1/0,
+    which is what recomputing the old share under the new rule would leave.
+    """
+    decided = date(2023, 3, 1)
+    first = records.make_engine(store_url, disclosure={"publish_within_working_days": 20})
+    engines.append(first)
+    first.open_scope(("disclosures", 0))
+    dlq = FakeDlq()
+    published = records.at(date(2023, 3, 20))
+    first.process([_message(records.disclosure("D1", decided, published_at=published), 0)], dlq)
+    first.checkpoint(dlq)
+    on_time = ("disclosure_on_time_rate", records.DEPARTMENT_CODES[0], "330200")
+    assert report_counts(first.store, first.rules, *EVERYTHING, INGESTED.timestamp())[on_time] == [1, 1]
+
+    second = records.make_engine(store_url, disclosure={"publish_within_working_days": 7})
+    engines.append(second)
+    second.open_scope(("disclosures", 0))
+    erroneous = records.disclosure("D1", decided, version=2, published_at=published, department="nope")
+    assert second.process([_message(erroneous, 1)], dlq).rejected == 1
+    second.checkpoint(dlq)
+    counts = report_counts(second.store, second.rules, *EVERYTHING, INGESTED.timestamp())
+    assert on_time not in counts
+    assert all(numerator <= denominator for numerator, denominator in counts.values())
+
+
 # --- SQLite only ------------------------------------------------------------------------------------
 
 
@@ -236,6 +271,30 @@ def test_a_version_1_store_is_migrated_keeping_its_entities(tmp_path: Path) -> N
         assert len(store.fetch("inspections", 0, ["item:I1"])) == 1
     finally:
         store.close()
+
+
+def test_a_version_2_store_is_upgraded_and_its_rows_still_load(tmp_path: Path, engines: list[Engine]) -> None:
+    """Version 2 rows (bare slots, no share) are restored with their share derived; the store says 3."""
+    url = f"sqlite:///{tmp_path}/state.db"
+    writer = _engine(url)
+    engines.append(writer)
+    dlq = FakeDlq()
+    writer.process([_message(records.event("E1", "created", START), 0)], dlq)
+    writer.checkpoint(dlq)
+    written = writer.states[("events", 0)].entities["event:E1"]
+    writer.store.close()
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        connection.execute("UPDATE svmon_meta SET value = '2' WHERE name = 'schema_version'")
+        bare_slots = json.dumps(written.to_json()[0])
+        connection.execute("UPDATE svmon_entities SET data = ? WHERE key = 'event:E1'", (bare_slots,))
+    reader = _engine(url)
+    engines.append(reader)
+    restored = reader.states[("events", 0)].entities["event:E1"]
+    assert restored.slots == written.slots
+    assert restored.contribution.counts == written.contribution.counts
+    with sqlite3.connect(tmp_path / "state.db") as connection:
+        version = connection.execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
 
 
 def test_unsupported_url_is_a_readable_error() -> None:
