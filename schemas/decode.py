@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
@@ -31,6 +31,7 @@ from schemas.records import (
 from schemas.registry import Registry
 
 __all__ = [
+    "CHINA_STANDARD_TIME",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "FUTURE_TOLERANCE",
     "SCHEMAS",
@@ -147,22 +148,14 @@ def decode(
 
 # --- valid-path checks that need the registry or the ingestion time --------------------------------
 # Most producers write `+08:00`; CPython compares two aware datetimes with equal offsets field by
-# field but subtracts them when offsets differ (2x slower), so the limit is kept in +08:00.
-_CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
-# One-entry cache: the daemon passes the same `ingested_at` object for a whole poll batch.
-_latest_cache: tuple[datetime, datetime] = (
-    datetime.min.replace(tzinfo=UTC),
-    datetime.min.replace(tzinfo=UTC),
-)
+# field but subtracts them when offsets differ (2x slower), so the limit is kept in +08:00. Callers
+# that pass `ingested_at` in this time zone (the daemon does) save a conversion per message.
+CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
 
 
 def _latest_allowed(ingested_at: datetime) -> datetime:
-    global _latest_cache  # noqa: PLW0603 - a lock-free cache; a racing writer just recomputes
-    cached_for, latest = _latest_cache
-    if cached_for is not ingested_at:
-        latest = (ingested_at + FUTURE_TOLERANCE).astimezone(_CHINA_STANDARD_TIME)
-        _latest_cache = (ingested_at, latest)
-    return latest
+    latest = ingested_at + FUTURE_TOLERANCE
+    return latest if latest.tzinfo is CHINA_STANDARD_TIME else latest.astimezone(CHINA_STANDARD_TIME)
 
 
 def _context_errors(record: Record, latest: datetime, registry: Registry) -> list[FieldError] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from daemon.config import Settings
 from daemon.engine import topic_streams
@@ -69,6 +69,17 @@ def test_ingestion_time_is_the_message_timestamp() -> None:
     first = PIPELINE.prepare(_message(b"nope"), INGESTED)
     replay = PIPELINE.prepare(_message(b"nope"), later)
     assert first.keyless == replay.keyless
+
+
+def test_future_time_is_judged_against_the_message_timestamp() -> None:
+    """Five minutes after the Kafka timestamp is still "now"; one second more is future_time."""
+    now = PIPELINE.prepare(_message(records.encode(records.event("E1", "created", INGESTED))), INGESTED)
+    assert now.rejected is None
+    limit = INGESTED + timedelta(minutes=5)
+    for at, rejected in ((limit, False), (limit + timedelta(seconds=1), True)):
+        prepared = PIPELINE.prepare(_message(records.encode(records.event("E1", "created", at))), INGESTED)
+        codes = [] if prepared.rejected is None else [e.code.value for e in prepared.rejected.errors]
+        assert codes == (["future_time"] if rejected else [])
 
 
 def test_dlq_payload_validates_as_the_dlq_record() -> None:
