@@ -29,6 +29,36 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometh
 EVENT_KINDS = ("risk_warning", "collaborative", "complaint", "clue")
 CHANNELS = ("mobile", "pc", "paper")
 PERIODS = ("day", "month", "quarter", "year")
+# The first error a record that names a registered department can be rejected with, per schema
+# label: the `supervision_records_erroneous_total` label sets pre-created for every department.
+# Messages that name none (not JSON, too large, unknown department) count under `_unregistered`.
+# tests/unit/test_metrics.py checks every rejection of the decode tests and of a generated year.
+REJECTIONS_BY_SCHEMA: dict[str, tuple[ErrorCode, ...]] = {
+    "event/v1": (
+        ErrorCode.INVALID_FIELD,
+        ErrorCode.UNKNOWN_DIVISION,
+        ErrorCode.FUTURE_TIME,
+        ErrorCode.INCONSISTENT_TIME,
+    ),
+    "inspection/v1": (
+        ErrorCode.INVALID_FIELD,
+        ErrorCode.UNKNOWN_DIVISION,
+        ErrorCode.INVALID_USCC,
+        ErrorCode.INVALID_RESIDENT_ID,
+        ErrorCode.FUTURE_TIME,
+    ),
+    "item/v1": (ErrorCode.INVALID_FIELD, ErrorCode.FUTURE_TIME),
+    "disclosure/v1": (
+        ErrorCode.INVALID_FIELD,
+        ErrorCode.UNKNOWN_DIVISION,
+        ErrorCode.INVALID_USCC,
+        ErrorCode.INVALID_DECISION_NO,
+        ErrorCode.FUTURE_TIME,
+        ErrorCode.INCONSISTENT_TIME,
+    ),
+    "disclosure-request/v1": (ErrorCode.INVALID_FIELD, ErrorCode.FUTURE_TIME),
+    UNKNOWN_SCHEMA_LABEL: (ErrorCode.UNKNOWN_SCHEMA,),
+}
 
 
 @dataclass
@@ -138,6 +168,10 @@ class FlowCounters:
         for code in codes:
             for schema in (*SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL):
                 self.records.labels(schema, code)
+        for code in departments.departments:
+            for schema, errors in REJECTIONS_BY_SCHEMA.items():
+                for error in errors:
+                    self.records_erroneous.labels(schema, code, str(error))
         for topic in topics:
             self.messages_consumed.labels(topic)
             self.dlq_writes.labels(topic)

@@ -13,15 +13,26 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon import __version__
-from daemon.engine import Engine
+from daemon.config import Settings
+from daemon.engine import Engine, topic_streams
 from daemon.indicators import INDICATOR_IDS, VIOLATIONS
-from daemon.metrics import CHANNELS, EVENT_KINDS, PERIODS, FlowCounters, Snapshot, StateCollector
-from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL
+from daemon.metrics import (
+    CHANNELS,
+    EVENT_KINDS,
+    PERIODS,
+    REJECTIONS_BY_SCHEMA,
+    FlowCounters,
+    Snapshot,
+    StateCollector,
+)
+from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL, Message, Pipeline
 from schemas.errors import ErrorCode
 from schemas.registry import load_registry
+from seeds.scenario import STREAMS, generate
 from tests import records
 from tests.records import INGESTED, FakeDlq
 from tests.services import unavailable
+from tests.unit.test_schemas_decode import ERROR_CASES, INGESTED_AT
 
 GOLDEN = Path(__file__).parent / "data" / "exposition.txt"
 REGISTRY = load_registry(None)
@@ -184,3 +195,43 @@ def test_label_values_stay_in_the_registry_and_closed_enums_for_garbage(tmp_path
                     seen += 1
     assert seen > 100
     assert "13812345678" not in text
+
+
+def test_every_rejection_of_a_registered_department_has_a_precreated_label_set() -> None:
+    """A rejected record of a registered department counts under a label set that was already at 0.
+
+    Otherwise ``rate()`` misses the first rejection of each (schema, department, error) after every
+    start. Inputs: every error case of the decode tests and every message of a generated year.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    FlowCounters(registry, REGISTRY, TOPICS)
+    precreated = {
+        (sample.labels["schema"], sample.labels["department"], sample.labels["error"])
+        for family in registry.collect()
+        if family.name == "supervision_records_erroneous"
+        for sample in family.samples
+    }
+    pipeline = Pipeline(REGISTRY, topic_streams(Settings()), 1 << 20)
+    stamp = int(INGESTED_AT.timestamp() * 1000)
+    later = INGESTED_AT + timedelta(days=1)
+    crafted = [
+        records.inspection("R1", "I1", INGESTED_AT, division="999999"),
+        records.item("I1", later),
+    ]
+    values = [value for _, value, _ in ERROR_CASES] + [records.encode(record) for record in crafted]
+    messages = [Message("svmon.events", 0, 0, None, value, stamp) for value in values]
+    year = generate(5, scale=0.05)
+    messages += [
+        Message("svmon.events", 0, 0, key, value, timestamp)
+        for stream in STREAMS
+        for key, value, timestamp in year.kafka_messages(stream)
+    ]
+    rejected: set[tuple[str, str, str]] = set()
+    for message in messages:
+        prepared = pipeline.prepare(message, INGESTED_AT)
+        if prepared.rejected is not None and prepared.department in REGISTRY.departments:
+            rejected.add((prepared.schema, prepared.department, str(prepared.rejected.errors[0].code)))
+    assert rejected <= precreated
+    # ...and the inputs reach every pre-created (schema, error): the list holds no guesses.
+    listed = {(schema, str(error)) for schema, errors in REJECTIONS_BY_SCHEMA.items() for error in errors}
+    assert {(schema, error) for schema, _, error in rejected} == listed
