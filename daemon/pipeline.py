@@ -22,8 +22,8 @@ from daemon.state.entities import (
     AggKey,
     Slot,
 )
-from daemon.timeutil import day_of, day_of_epoch
-from schemas.decode import CHINA_STANDARD_TIME, Accepted, Rejected, decode
+from daemon.timeutil import SHANGHAI, day_of, day_of_epoch
+from schemas.decode import Accepted, Rejected, decode
 from schemas.errors import ErrorCode, FieldError
 from schemas.identifiers import find_personal_info, is_masked_id
 from schemas.records import (
@@ -114,9 +114,7 @@ class Pipeline:
         (even days later) places keyless errors and judges ``future_time`` exactly as the first run did.
         """
         timestamp_ms = message.timestamp_ms
-        ingested_at = (
-            datetime.fromtimestamp(timestamp_ms / 1000, CHINA_STANDARD_TIME) if timestamp_ms >= 0 else now
-        )
+        ingested_at = datetime.fromtimestamp(timestamp_ms / 1000, SHANGHAI) if timestamp_ms >= 0 else now
         decoded = decode(
             message.value,
             key=message.key,

@@ -31,7 +31,6 @@ from schemas.records import (
 from schemas.registry import Registry
 
 __all__ = [
-    "CHINA_STANDARD_TIME",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "FUTURE_TOLERANCE",
     "SCHEMAS",
@@ -149,13 +148,14 @@ def decode(
 # --- valid-path checks that need the registry or the ingestion time --------------------------------
 # Most producers write `+08:00`; CPython compares two aware datetimes with equal offsets field by
 # field but subtracts them when offsets differ (2x slower), so the limit is kept in +08:00. Callers
-# that pass `ingested_at` in this time zone (the daemon does) save a conversion per message.
-CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
+# that pass `ingested_at` in a fixed +08:00 time zone (the daemon does) save a conversion per message.
+_CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8))
 
 
 def _latest_allowed(ingested_at: datetime) -> datetime:
     latest = ingested_at + FUTURE_TOLERANCE
-    return latest if latest.tzinfo is CHINA_STANDARD_TIME else latest.astimezone(CHINA_STANDARD_TIME)
+    # timezone equality is offset equality; any other tzinfo class is converted.
+    return latest if latest.tzinfo == _CHINA_STANDARD_TIME else latest.astimezone(_CHINA_STANDARD_TIME)
 
 
 def _context_errors(record: Record, latest: datetime, registry: Registry) -> list[FieldError] | None:

@@ -11,7 +11,7 @@ from daemon.state.partition import PartitionState
 SCHEMA_VERSION = 3
 """Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
 
-2: entities keyed by scope, partition and key. 3: entity rows carry the aggregate share they added.
+2: entities keyed by scope, partition and key. 3: entity rows carry their rule-dependent cells.
 """
 
 StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)

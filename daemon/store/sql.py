@@ -164,9 +164,9 @@ class SqlStore:
                 if int(row[0]) == 1:
                     for statement in _FROM_VERSION_1:
                         self._execute(statement)
-                # 2 -> 3 changes no table: entity rows written from now on carry their share, and
-                # rows without one are still read (Entity.from_json). The version keeps an older
-                # svmon, which cannot read the new rows, away from the store.
+                # 2 -> 3 changes no table: entity rows written from now on carry their
+                # rule-dependent cells, and rows without them are still read (Entity.from_json).
+                # The version keeps an older svmon, which cannot read the new rows, away.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
             elif int(row[0]) > SCHEMA_VERSION:
                 self._rollback()
