@@ -513,6 +513,19 @@ def partition_of(key: bytes, partitions: int) -> int:
     return sum(key) % partitions if partitions > 1 else 0
 
 
+def scenario_messages(seed: int, scale: float) -> list[Message]:
+    """Every message of a generated year as consumed: partition 0 of a topic named after its stream."""
+    from daemon.pipeline import Message
+    from seeds.scenario import STREAMS, generate
+
+    scenario = generate(seed, scale=scale)
+    return [
+        Message(stream, 0, offset, key, value, timestamp_ms)
+        for stream in STREAMS
+        for offset, (key, value, timestamp_ms) in enumerate(scenario.kafka_messages(stream))
+    ]
+
+
 def assign_offsets(
     messages: list[Raw], partitions: int = 1, timestamp_ms: int | None = None
 ) -> list[Message]:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
 from daemon.engine import make_rules
-from daemon.pipeline import Message, Pipeline
+from daemon.pipeline import Pipeline
 from daemon.state.entities import (
     ACCURACY,
     EMPTY,
@@ -26,7 +26,8 @@ from daemon.state.entities import (
 from daemon.state.partition import PartitionState
 from daemon.timeutil import SHANGHAI, end_of_day_epoch
 from schemas.registry import load_registry
-from seeds.scenario import STREAMS, generate
+from seeds.scenario import STREAMS
+from tests import records
 
 RULES = make_rules(Settings(), WorkingCalendar(None))
 DAY = date(2023, 9, 28).toordinal()
@@ -178,15 +179,12 @@ def test_only_ruled_numerators_depend_on_the_rules() -> None:
     rules where everything is on time: the cell keys and denominators agree, numerators differ only
     in ``RULED`` series, and they do differ there (or this test would show nothing).
     """
-    scenario = generate(11, scale=0.02)
     pipeline = Pipeline(load_registry(None), {stream: stream for stream in STREAMS}, 1 << 20)
     state = PartitionState("all", 0, RULES)
-    for stream in STREAMS:
-        for offset, (message_key, value, stamp) in enumerate(scenario.kafka_messages(stream)):
-            message = Message(stream, 0, offset, message_key, value, stamp)
-            prepared = pipeline.prepare(message, datetime.now(UTC))
-            if prepared.slot is not None and prepared.kind is not None:
-                state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    for message in records.scenario_messages(11, scale=0.02):
+        prepared = pipeline.prepare(message, datetime.now(UTC))
+        if prepared.slot is not None and prepared.kind is not None:
+            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
     late, on_time = _rules(0.0, 10_000), _rules(float("inf"), 0)
     changed: set[str] = set()
     for entity in state.entities.values():

@@ -28,7 +28,6 @@ from daemon.metrics import (
 from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL, Message, Pipeline
 from schemas.errors import ErrorCode
 from schemas.registry import load_registry
-from seeds.scenario import STREAMS, generate
 from tests import records
 from tests.records import INGESTED, FakeDlq
 from tests.services import unavailable
@@ -220,12 +219,7 @@ def test_every_rejection_of_a_registered_department_has_a_precreated_label_set()
     ]
     values = [value for _, value, _ in ERROR_CASES] + [records.encode(record) for record in crafted]
     messages = [Message("svmon.events", 0, 0, None, value, stamp) for value in values]
-    year = generate(5, scale=0.05)
-    messages += [
-        Message("svmon.events", 0, 0, key, value, timestamp)
-        for stream in STREAMS
-        for key, value, timestamp in year.kafka_messages(stream)
-    ]
+    messages += records.scenario_messages(5, scale=0.05)
     rejected: set[tuple[str, str, str]] = set()
     for message in messages:
         prepared = pipeline.prepare(message, INGESTED_AT)
