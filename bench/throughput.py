@@ -814,6 +814,17 @@ def main(argv: list[str] | None = None) -> int:
             ratio = figures["instances_ratio"]
             say(f"{args.instances} instances: {count / group_s:,.0f} msgs/s (ratio {ratio:.2f})")
 
+        # The same raw consume once more: how far the machine's speed moved while svmon ran, which
+        # is how far the ratios above can be trusted (this machine drifts by tens of percent).
+        raw_again_s, _ = raw_consume(broker, topics, count, settings.kafka.max_poll_records)
+        figures.update(raw_again_rate=count / raw_again_s, raw_drift=raw_s / raw_again_s - 1)
+        say(f"raw consumer again: {count / raw_again_s:,.0f} msgs/s ({figures['raw_drift']:+.0%})")
+        if abs(figures["raw_drift"]) > 0.1:
+            notes.append(
+                f"raw consume moved {figures['raw_drift']:+.0%} between the start and the end of the run:"
+                " the ratios are uncertain by about as much"
+            )
+
         events_total, events_resident = stored_events(svmon.store)
         figures.update(store_events=events_total, store_events_resident=events_resident)
         figures["store_mib"] = sum(p.stat().st_size for p in work.glob("svmon.db*")) / 2**20
@@ -933,6 +944,12 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s",
         ),
         ("ratio svmon / raw", f"{f['ratio']:.2f}", f"target ≥ {TARGET_RATIO} ({ratio_verdict})"),
+        ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
+        (
+            "raw consume, again at the end",
+            fmt(f["raw_again_rate"], "msgs/s"),
+            f"{f['raw_drift']:+.0%} against the first: the machine's drift during the run",
+        ),
         *(
             [
                 (
@@ -944,7 +961,6 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             if "instances" in f
             else []
         ),
-        ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
         ("peak RSS (VmHWM)", fmt(f["peak_rss_mib"], "MiB", ",.1f"), ""),
         (
             "checkpoint duration (mean)",
