@@ -30,6 +30,7 @@ from daemon.http import HttpServer
 from daemon.metrics import FlowCounters, Snapshot, StateCollector
 from daemon.pipeline import Message
 from daemon.source import DlqProducer, KafkaSource, Partition, probe_broker
+from daemon.store.base import SCHEMA_VERSION
 from daemon.store.sql import SqlStore, open_store
 from schemas.registry import load_registry
 
@@ -152,6 +153,8 @@ class App:
             if store is None:
                 log.info("stopped")
                 return 0  # stopped before the store was reachable
+            if store.migrated_from is not None:
+                log.info("store upgraded", store=store.url, schema=SCHEMA_VERSION, was=store.migrated_from)
             log.info("store open", store=store.url)
             engine = Engine(settings, registry, calendar, store, counters=counters, clock=self.clock)
             self.engine = engine

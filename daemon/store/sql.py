@@ -112,6 +112,7 @@ class SqlStore:
         self._current: Any = connect()
         self._placeholder = placeholder
         self._dialect = dialect
+        self.migrated_from: int | None = None  # the schema version this open upgraded, if any
         self._prepare_schema()
 
     @property
@@ -168,6 +169,7 @@ class SqlStore:
                 # rule-dependent cells, and rows without them are still read (Entity.from_json).
                 # The version keeps an older svmon, which cannot read the new rows, away.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
+                self.migrated_from = int(row[0])
             elif int(row[0]) > SCHEMA_VERSION:
                 self._rollback()
                 raise StoreVersionError(

@@ -263,6 +263,7 @@ def test_a_version_1_store_is_migrated_keeping_its_entities(tmp_path: Path) -> N
         connection.execute("INSERT INTO svmon_entities VALUES ('item:I1', 'inspections', 0, 'item', 1, '{}')")
     store = open_store(f"sqlite:///{path}")
     try:
+        assert store.migrated_from == 1
         assert store.fetch("inspections", 0, ["item:I1"]) == [("item:I1", {})]
         state = PartitionState("inspections", 1, records.make_engine(f"sqlite:///{tmp_path}/o.db").rules)
         state.apply("item", "I1", "", Slot(1, 1, False, 1, "d", "v", {}))
@@ -278,6 +279,7 @@ def test_a_version_2_store_is_upgraded_and_its_rows_still_load(tmp_path: Path, e
     url = f"sqlite:///{tmp_path}/state.db"
     writer = _engine(url)
     engines.append(writer)
+    assert writer.store.migrated_from is None  # a new store is created at the current version
     dlq = FakeDlq()
     writer.process([_message(records.event("E1", "created", START), 0)], dlq)
     writer.checkpoint(dlq)
@@ -289,6 +291,7 @@ def test_a_version_2_store_is_upgraded_and_its_rows_still_load(tmp_path: Path, e
         connection.execute("UPDATE svmon_entities SET data = ? WHERE key = 'event:E1'", (bare_slots,))
     reader = _engine(url)
     engines.append(reader)
+    assert reader.store.migrated_from == 2
     restored = reader.states[("events", 0)].entities["event:E1"]
     assert restored.slots == written.slots
     assert restored.contribution.counts == written.contribution.counts
