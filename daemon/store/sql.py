@@ -157,23 +157,24 @@ class SqlStore:
             for statement in _TABLES:
                 self._execute(statement)
             row = self._execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
-            if row is None:
+            stored = None if row is None else int(row[0])
+            if stored is None:
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
-            elif int(row[0]) < SCHEMA_VERSION:
+            elif stored < SCHEMA_VERSION:
                 if self._dialect == "sqlite":
                     self._execute("BEGIN IMMEDIATE")  # autocommit otherwise: migrate all or nothing
-                if int(row[0]) == 1:
+                if stored == 1:
                     for statement in _FROM_VERSION_1:
                         self._execute(statement)
                 # 2 -> 3 changes no table: entity rows written from now on carry their
                 # rule-dependent cells, and rows without them are still read (Entity.from_json).
                 # The version keeps an older svmon, which cannot read the new rows, away.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
-                self.migrated_from = int(row[0])
-            elif int(row[0]) > SCHEMA_VERSION:
+                self.migrated_from = stored
+            elif stored > SCHEMA_VERSION:
                 self._rollback()
                 raise StoreVersionError(
-                    f"the store {self.url} has schema version {row[0]}, written by a newer svmon;"
+                    f"the store {self.url} has schema version {stored}, written by a newer svmon;"
                     f" this build understands up to version {SCHEMA_VERSION}."
                     " Upgrade svmon or point it at another store."
                 )
