@@ -6,13 +6,15 @@ Phases, in order, against one Tansu broker (``daemon.broker``):
    produce them to the five topics (``--partitions`` each, plus a one-partition DLQ);
 2. **raw**: a plain kafka-python group consumer reads everything; done when its count equals the
    produced count (never from the high watermark: Tansu reports it wrong, FIELD-NOTES.md);
-3. **svmon**: ``svmon run`` as a subprocess with the product's checkpoint cadence; done when the
+3. **validating**: the same consumer, also validating every value with svmon's pydantic models and
+   counting per schema and department: the ceiling for any consumer built on these two libraries;
+4. **svmon**: ``svmon run`` as a subprocess with the product's checkpoint cadence; done when the
    offsets in its SQLite store reach the produced end offsets. Peak RSS is ``VmHWM``, checkpoint time
    comes from ``/metrics``;
-4. **restart**: ``svmon run`` again on that store; time until ``/readyz`` answers 200;
-5. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
+5. **restart**: ``svmon run`` again on that store; time until ``/readyz`` answers 200;
+6. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
    per open event under ``tracemalloc``;
-6. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message.
+7. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message.
 
 The figures are printed as a table and as one JSON line (paste it into an issue note). Every child
 process is stopped on exit, Ctrl-C and SIGTERM included. The load average is printed because the
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Annotated, Any
 
 from daemon.app import tune_gc
 from daemon.broker import TansuBroker, free_port
@@ -232,11 +234,36 @@ def produce(broker: TansuBroker, topics: Topics, messages: dict[str, list[Raw]])
 # --- raw consumer ----------------------------------------------------------------------------------
 
 
+def validate_and_count(counts: dict[tuple[str, str | None], int]) -> Callable[[bytes | None], None]:
+    """The least a validating consumer does: svmon's pydantic union over the value, then one dict
+    increment per schema and department (FIELD-NOTES' "kafka-python + pydantic + dict aggregation")."""
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    from schemas.records import Record
+
+    records: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="schema_")])
+
+    def handle(value: bytes | None) -> None:
+        try:
+            record = records.validate_json(value or b"", by_alias=True, by_name=False)
+            key: tuple[str, str | None] = (record.schema_, record.department)
+        except ValidationError:
+            key = ("invalid", None)
+        counts[key] = counts.get(key, 0) + 1
+
+    return handle
+
+
 def raw_consume(
-    broker: TansuBroker, topics: Topics, expected: int, max_poll_records: int
+    broker: TansuBroker,
+    topics: Topics,
+    expected: int,
+    max_poll_records: int,
+    handle: Callable[[bytes | None], None] | None = None,
 ) -> tuple[float, float]:
     """Seconds for a plain group consumer, from construction, to have read ``expected`` messages;
-    and the seconds until its first message (the group join and first fetch)."""
+    and the seconds until its first message (the group join and first fetch). ``handle``, when
+    given, is called with every message value."""
     from kafka import KafkaConsumer
 
     started = time.perf_counter()
@@ -256,6 +283,9 @@ def raw_consume(
         while count < expected:
             for records in consumer.poll(timeout_ms=200).values():
                 count += len(records)
+                if handle is not None:
+                    for record in records:
+                        handle(record.value)
             if first is None and count:
                 first = time.perf_counter() - started
             if time.monotonic() > deadline:
@@ -771,6 +801,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         say(f"raw consumer: {count / raw_s:,.0f} msgs/s")
 
+        # The ceiling for any kafka-python consumer that validates with pydantic, whatever else it
+        # does: if this misses the target ratio, so must svmon, which also keeps and checkpoints state.
+        counts: dict[tuple[str, str | None], int] = {}
+        floor_s, _ = raw_consume(
+            broker, topics, count, settings.kafka.max_poll_records, validate_and_count(counts)
+        )
+        if sum(counts.values()) != count:
+            raise RuntimeError(f"the validating consumer counted {sum(counts.values())} of {count}")
+        figures.update(validating_rate=count / floor_s, validating_ratio=raw_s / floor_s)
+        say(f"validating consumer: {count / floor_s:,.0f} msgs/s (ratio {raw_s / floor_s:.2f})")
+        if figures["validating_ratio"] < TARGET_RATIO:
+            notes.append(
+                f"a consumer that only validates with pydantic and counts reaches"
+                f" {figures['validating_ratio']:.2f} of the raw rate: below the target of {TARGET_RATIO}"
+                " before any state, store or DLQ work"
+            )
+
         svmon = Svmon(
             broker.bootstrap, work / "svmon.db", topics, work, f"bench-svmon-{uuid.uuid4().hex[:8]}"
         )
@@ -898,6 +945,10 @@ def main(argv: list[str] | None = None) -> int:
             figures["profiled_rate"] = count / profiled_run.seconds
             profile_lines = summarise_profile(args.profile, count)
 
+        # What the target leaves per message for everything svmon does beyond a validating consumer.
+        figures["budget_us_per_msg"] = (
+            1e6 / (TARGET_RATIO * figures["raw_rate"]) - 1e6 / figures["validating_rate"]
+        )
         figures["load_average_end"] = load_average()
         if count < 1_000_000:
             notes.append(f"{count:,} messages, not 1,000,000 (--messages)")
@@ -936,6 +987,11 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             "raw consume, after 1st message",
             fmt(f["raw_rate_after_first_message"], "msgs/s"),
             f"first message at {f['raw_first_message_s']:.1f} s",
+        ),
+        (
+            "kafka-python + pydantic + dict count",
+            fmt(f["validating_rate"], "msgs/s"),
+            f"ratio {f['validating_ratio']:.2f}: the ceiling for a validating kafka-python consumer",
         ),
         ("svmon run, start to caught up", fmt(f["svmon_rate"], "msgs/s"), f"{f['svmon_s']:.1f} s"),
         (
@@ -1002,6 +1058,11 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
             "engine only (in-process, no Kafka)",
             fmt(f["engine_rate"], "msgs/s"),
             f"{f['engine_us_per_msg']:.1f} µs/msg",
+        ),
+        (
+            "time left per message at the target",
+            fmt(f["budget_us_per_msg"], "µs/msg", ".1f"),
+            "for state, store and DLQ beyond validating (the engine above includes validation)",
         ),
         ("bytes per open event", fmt(f["bytes_per_open_event"], "B"), f"{f['open_events']:,} open events"),
         ("  same, before the checkpoint", fmt(f["bytes_per_open_event_dirty"], "B"), "dirty sets included"),
