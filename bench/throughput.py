@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Any
 
 from daemon.app import tune_gc
 from daemon.broker import TansuBroker, free_port
@@ -237,15 +237,13 @@ def produce(broker: TansuBroker, topics: Topics, messages: dict[str, list[Raw]])
 def validate_and_count(counts: dict[tuple[str, str | None], int]) -> Callable[[bytes | None], None]:
     """The least a validating consumer does: svmon's pydantic union over the value, then one dict
     increment per schema and department (FIELD-NOTES' "kafka-python + pydantic + dict aggregation")."""
-    from pydantic import Field, TypeAdapter, ValidationError
+    from pydantic import ValidationError
 
-    from schemas.records import Record
-
-    records: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="schema_")])
+    from schemas.decode import RECORD_ADAPTER
 
     def handle(value: bytes | None) -> None:
         try:
-            record = records.validate_json(value or b"", by_alias=True, by_name=False)
+            record = RECORD_ADAPTER.validate_json(value or b"", by_alias=True, by_name=False)
             key: tuple[str, str | None] = (record.schema_, record.department)
         except ValidationError:
             key = ("invalid", None)

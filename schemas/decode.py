@@ -33,6 +33,7 @@ from schemas.registry import Registry
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "FUTURE_TOLERANCE",
+    "RECORD_ADAPTER",
     "SCHEMAS",
     "Accepted",
     "Decoded",
@@ -75,7 +76,8 @@ class Rejected:
 
 Decoded = Accepted | Rejected
 
-_RECORD_ADAPTER: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="schema_")])
+# Every message value is validated with this union (the bench's validating consumer uses it too).
+RECORD_ADAPTER: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="schema_")])
 _AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 _DATE: TypeAdapter[date] = TypeAdapter(date)
 
@@ -136,7 +138,7 @@ def decode(
         )
     try:
         # by_name=False: only the wire name `schema` is accepted, never the Python name `schema_`.
-        record = _RECORD_ADAPTER.validate_json(value, by_alias=True, by_name=False)
+        record = RECORD_ADAPTER.validate_json(value, by_alias=True, by_name=False)
     except ValidationError as exc:
         return _classify_failure(value, exc, ingested_at, registry)
     errors = _context_errors(record, _latest_allowed(ingested_at), registry)
