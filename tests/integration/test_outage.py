@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -62,10 +63,6 @@ def new_topics(broker: Broker, name: str) -> Topics:
     return topics
 
 
-def _role(dsn: str) -> str:
-    return dsn.split("://")[1].split("@", maxsplit=1)[0]
-
-
 def not_ready_because(daemon: Daemon, word: str) -> bool:
     status, body = daemon.get("/readyz")
     return status == 503 and word in body
@@ -108,23 +105,54 @@ def test_broker_frozen_mid_run_flips_readiness_and_loses_nothing(
     assert totals(year_counts(f"sqlite:///{store_path}", scenario)) == _truth_totals(scenario)
 
 
-@pytest.fixture
-def postgres_role() -> Iterator[tuple[str, psycopg.Connection[tuple[object, ...]]]]:
+@dataclass(frozen=True)
+class PostgresRole:
     """A login role of the test's own, on a schema of its own, that the test can lock out and let back in."""
+
+    name: str
+    admin: psycopg.Connection[tuple[object, ...]]
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{self.name}@127.0.0.1:5432/test?options=-csearch_path%3D{self.name}"
+
+    def lock_out(self) -> None:
+        """Refuse new logins and end the role's sessions: to svmon, the store is gone."""
+        self.admin.execute(f"ALTER ROLE {self.name} NOLOGIN")
+        self.disconnect()
+
+    def disconnect(self) -> None:
+        self.admin.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{self.name}'"
+        )
+
+    def let_in(self) -> None:
+        self.admin.execute(f"ALTER ROLE {self.name} LOGIN")
+
+    def caught_up(self, ends: dict[tuple[str, int], int]) -> bool:
+        rows = self.admin.execute(
+            f"SELECT topic, part, next_offset FROM {self.name}.svmon_offsets"
+        ).fetchall()
+        stored = {(str(topic), int(str(part))): int(str(offset)) for topic, part, offset in rows}
+        return all(stored.get(tp, 0) >= end for tp, end in ends.items())
+
+
+@pytest.fixture
+def postgres_role() -> Iterator[PostgresRole]:
     try:
         admin = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
     except Exception as exc:
         unavailable(f"PostgreSQL not reachable at {POSTGRES_DSN}: {exc}")
-    role = f"svmon_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE ROLE {role} LOGIN")
-    admin.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    role = PostgresRole(f"svmon_{uuid.uuid4().hex[:10]}", admin)
+    admin.execute(f"CREATE ROLE {role.name} LOGIN")
+    admin.execute(f"CREATE SCHEMA {role.name} AUTHORIZATION {role.name}")
     try:
-        yield f"postgresql://{role}@127.0.0.1:5432/test?options=-csearch_path%3D{role}", admin
+        yield role
     finally:
-        admin.execute(f"ALTER ROLE {role} LOGIN")
-        admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
-        admin.execute(f"DROP SCHEMA {role} CASCADE")
-        admin.execute(f"DROP ROLE {role}")
+        role.let_in()
+        role.disconnect()
+        admin.execute(f"DROP SCHEMA {role.name} CASCADE")
+        admin.execute(f"DROP ROLE {role.name}")
         admin.close()
 
 
@@ -132,60 +160,49 @@ def test_postgres_store_outage_pauses_progress_and_resumes_exactly(
     private_broker: Broker,
     scenario: Scenario,
     tmp_path: Path,
-    postgres_role: tuple[str, psycopg.Connection[tuple[object, ...]]],
+    postgres_role: PostgresRole,
 ) -> None:
     """With its store refusing connections, svmon says so on /readyz and later catches up exactly."""
-    dsn, admin = postgres_role
-    role = _role(dsn)
+    role = postgres_role
     topics = new_topics(private_broker, "pg-outage")
     first = produce_half(private_broker, topics, scenario, 0)
-    daemon = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, unique_name("g"))
+    daemon = Daemon(private_broker.bootstrap, role.dsn, topics, tmp_path, unique_name("g"))
     daemon.start()
     try:
         daemon.wait_ready()
-        admin.execute(f"ALTER ROLE {role} NOLOGIN")
-        admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+        role.lock_out()
         wait_for(lambda: not_ready_because(daemon, "store"), 30, "/readyz to blame the store")
         still_serving(daemon)
         second = produce_half(private_broker, topics, scenario, 1)
-        admin.execute(f"ALTER ROLE {role} LOGIN")
+        role.let_in()
         everything = merge(first, second)
         wait_for(lambda: daemon.alive() and daemon.get("/readyz")[0] == 200, 120, "readiness to recover")
-        wait_for(lambda: _pg_caught_up(admin, role, everything), 120, "everything to be checkpointed")
+        wait_for(lambda: role.caught_up(everything), 120, "everything to be checkpointed")
     finally:
         assert daemon.stop() == 0, daemon.last_log()
-    assert totals(year_counts(dsn, scenario)) == _truth_totals(scenario)
+    assert totals(year_counts(role.dsn, scenario)) == _truth_totals(scenario)
 
 
 def test_postgres_store_away_at_start_is_waited_for(
     private_broker: Broker,
     scenario: Scenario,
     tmp_path: Path,
-    postgres_role: tuple[str, psycopg.Connection[tuple[object, ...]]],
+    postgres_role: PostgresRole,
 ) -> None:
     """Started while its store refuses connections, svmon serves, says why it is not ready, then runs."""
-    dsn, admin = postgres_role
-    role = _role(dsn)
+    role = postgres_role
     topics = new_topics(private_broker, "pg-late")
     first = produce_half(private_broker, topics, scenario, 0)
     everything = merge(first, produce_half(private_broker, topics, scenario, 1))
-    admin.execute(f"ALTER ROLE {role} NOLOGIN")
-    daemon = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, unique_name("g"))
+    role.lock_out()
+    daemon = Daemon(private_broker.bootstrap, role.dsn, topics, tmp_path, unique_name("g"))
     daemon.start()
     try:
         wait_for(lambda: daemon.alive() and not_ready_because(daemon, "store"), 60, "the store blamed")
         still_serving(daemon)
-        admin.execute(f"ALTER ROLE {role} LOGIN")
+        role.let_in()
         daemon.wait_ready(120)
-        wait_for(lambda: _pg_caught_up(admin, role, everything), 120, "everything to be checkpointed")
+        wait_for(lambda: role.caught_up(everything), 120, "everything to be checkpointed")
     finally:
         assert daemon.stop() == 0, daemon.last_log()
-    assert totals(year_counts(dsn, scenario)) == _truth_totals(scenario)
-
-
-def _pg_caught_up(
-    admin: psycopg.Connection[tuple[object, ...]], role: str, ends: dict[tuple[str, int], int]
-) -> bool:
-    rows = admin.execute(f"SELECT topic, part, next_offset FROM {role}.svmon_offsets").fetchall()
-    stored = {(str(topic), int(str(part))): int(str(offset)) for topic, part, offset in rows}
-    return all(stored.get(tp, 0) >= end for tp, end in ends.items())
+    assert totals(year_counts(role.dsn, scenario)) == _truth_totals(scenario)
