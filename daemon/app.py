@@ -29,7 +29,8 @@ from daemon.exceptions import DlqError, SourceError, StoreError, StoreVersionErr
 from daemon.http import HttpServer
 from daemon.metrics import FlowCounters, Snapshot, StateCollector
 from daemon.pipeline import Message
-from daemon.source import DlqProducer, KafkaSource, Partition, probe_broker
+from daemon.probe import broker_problem, unreachable_brokers
+from daemon.source import DlqProducer, KafkaSource, Partition
 from daemon.store.base import SCHEMA_VERSION
 from daemon.store.sql import SqlStore, open_store
 from schemas.registry import load_registry
@@ -56,6 +57,7 @@ class App:
         self._assigned_once = False
         self._problems: dict[str, str] = {"startup": "starting"}
         self._lag: dict[Partition, int] = {}
+        self._brokers: list[str] = []  # the cluster's brokers, as the consumer's metadata lists them
         self.engine: Engine | None = None
         self.source: KafkaSource | None = None
         self.dlq: DlqProducer | None = None
@@ -221,7 +223,11 @@ class App:
                 self._problem("startup", None)
                 return
             except (SourceError, DlqError) as exc:
-                self._problem("startup", f"connecting to Kafka: {exc}")
+                # kafka-python says "Unable to bootstrap" whatever went wrong; the probe names the step
+                # that fails (refused, TLS, credentials) when it can.
+                reason = broker_problem(kafka.bootstrap_server_list, kafka.probe_settings()) or str(exc)
+                self._problem("startup", f"connecting to Kafka: {reason}")
+                log.warning("cannot connect to Kafka; retrying", reason=reason, retry_in_s=backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
@@ -355,15 +361,27 @@ class App:
             log.debug("kafka offset commit failed", error=str(exc))
 
     def _update_lag(self, source: KafkaSource, engine: Engine) -> None:
+        self._brokers = source.brokers()
         try:
-            self._lag = source.lag(engine.positions())
+            self._lag = source.lag(engine.checkpointed_offsets())
         except Exception as exc:
             log.debug("lag unavailable", error=str(exc))
 
     def _probe_loop(self) -> None:
         kafka = self.settings.kafka
+        probe = kafka.probe_settings()
         while not self._stop.is_set():
-            self._problem("broker", probe_broker(kafka.bootstrap_server_list, kafka.security_protocol))
+            unreachable = broker_problem(kafka.bootstrap_server_list, probe)
+            self._problem("broker", unreachable)
+            # A broker that died still leads its partitions until the controller fences it (seconds):
+            # meanwhile those partitions are stuck, and the metadata still lists it. Once fenced it
+            # drops out of the list and its partitions have new leaders.
+            brokers = self._brokers
+            down = unreachable_brokers(brokers, probe) if brokers and unreachable is None else []
+            self._problem(
+                "brokers",
+                f"{len(down)} of {len(brokers)} brokers unreachable: {'; '.join(down)}" if down else None,
+            )
             engine = self.engine
             if engine is not None:
                 try:

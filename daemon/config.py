@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from daemon.exceptions import ConfigError
+from daemon.probe import ProbeSettings
 
 __all__ = [
     "CONFIG_FILE_ENV",
@@ -122,6 +123,11 @@ class KafkaSettings(BaseModel):
         300000, ge=1, description="Longest allowed gap between polls before the member is evicted."
     )
     max_poll_records: int = Field(2000, ge=1, description="Records returned by one poll at most.")
+    metadata_max_age_ms: int = Field(
+        300000,
+        ge=100,
+        description="Refresh cluster metadata at least this often: how soon added partitions are taken over.",
+    )
     max_message_bytes: int = Field(
         1048576, ge=1, description="Messages larger than this are rejected as `too_large` (SPEC §5)."
     )
@@ -188,6 +194,18 @@ class KafkaSettings(BaseModel):
                     kwargs[option] = str(path)
         return kwargs
 
+    def probe_settings(self) -> ProbeSettings:
+        """What the readiness probe needs to reach a broker the way the clients do."""
+        return ProbeSettings(
+            security_protocol=self.security_protocol,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=None if self.sasl_password is None else self.sasl_password.get_secret_value(),
+            ssl_cafile=None if self.ssl_cafile is None else str(self.ssl_cafile),
+            ssl_certfile=None if self.ssl_certfile is None else str(self.ssl_certfile),
+            ssl_keyfile=None if self.ssl_keyfile is None else str(self.ssl_keyfile),
+        )
+
     def consumer_kwargs(self) -> dict[str, Any]:
         """`client_kwargs` plus the consumer group settings; offsets are never auto-committed.
 
@@ -203,6 +221,7 @@ class KafkaSettings(BaseModel):
             "heartbeat_interval_ms": self.heartbeat_interval_ms,
             "max_poll_interval_ms": self.max_poll_interval_ms,
             "max_poll_records": self.max_poll_records,
+            "metadata_max_age_ms": self.metadata_max_age_ms,
         }
 
     def producer_kwargs(self) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class Engine:
         self.pipeline = Pipeline(registry, self.streams, settings.kafka.max_message_bytes)
         self.states: dict[ScopeId, PartitionState] = {}
         self.epochs: dict[ScopeId, int] = {}
+        self._durable: dict[tuple[str, int], int] = {}  # next offsets the store holds, per owned partition
         self.lock = threading.RLock()
         self.consumed_total = 0
         self.applied_total = 0
@@ -127,15 +128,19 @@ class Engine:
                 for topic, stream in self.streams.items()
                 if STREAM_SCOPE[stream] == scope_id[0]
             )
-            for (topic, _), offset in stored.items():
+            for (topic, partition), offset in stored.items():
                 state.offsets[topic] = offset
+                self._durable[(topic, partition)] = offset
             self.states[scope_id] = state
             return state
 
     def drop_scope(self, scope_id: ScopeId) -> None:
         with self.lock:
-            self.states.pop(scope_id, None)
+            state = self.states.pop(scope_id, None)
             self.epochs.pop(scope_id, None)
+            if state is not None:
+                for topic in state.offsets:
+                    self._durable.pop((topic, state.partition), None)
 
     def stored_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         with self.lock:
@@ -265,6 +270,7 @@ class Engine:
                 state.evict_closed()
                 for topic, offset in state.offsets.items():
                     offsets[(topic, state.partition)] = offset
+            self._durable.update(offsets)
             return offsets
 
     def ping_store(self) -> None:
@@ -272,9 +278,10 @@ class Engine:
         with self.lock:
             self.store.ping()
 
-    def positions(self) -> dict[tuple[str, int], int]:
+    def checkpointed_offsets(self) -> dict[tuple[str, int], int]:
+        """Next offset per owned topic-partition as of the last checkpoint (or restore): what is durable."""
         with self.lock:
-            return {(t, s.partition): o for s in self.states.values() for t, o in s.offsets.items()}
+            return dict(self._durable)
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -18,7 +19,18 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from schemas.identifiers import mask_personal_info
 
-__all__ = ["configure_logging", "mask_personal_info_processor", "mask_value"]
+__all__ = [
+    "KAFKA_REPEAT_WINDOW_S",
+    "RepeatFilter",
+    "configure_logging",
+    "mask_personal_info_processor",
+    "mask_value",
+]
+
+#: kafka-python logs every failed reconnect, several lines each, many times a second while a broker is
+#: away or refuses svmon; svmon says what is wrong once per backoff step itself. Each of kafka-python's
+#: messages (by its format string) is therefore let through once per window.
+KAFKA_REPEAT_WINDOW_S = 60.0
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -74,6 +86,36 @@ def _resolve_format(fmt: str, stream: TextIO) -> Literal["json", "console"]:
     return "console" if isatty is not None and isatty() else "json"
 
 
+class RepeatFilter(logging.Filter):
+    """Lets each message of the ``kafka`` loggers through once per window, then says how many it held back.
+
+    Messages are told apart by logger and format string (``record.msg``), so the same complaint about
+    another port or another backoff is the same message.
+    """
+
+    def __init__(
+        self, window_s: float = KAFKA_REPEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}  # (logger, format) -> (shown at, held back)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kafka"):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        shown = self._last.get(key)
+        if shown is not None and now - shown[0] < self._window_s:
+            self._last[key] = (shown[0], shown[1] + 1)
+            return False
+        self._last[key] = (now, 0)
+        if shown is not None and shown[1]:
+            record.held_back = shown[1]
+        return True
+
+
 class _StdlibBridge(logging.Handler):
     """Sends standard-library log records through the structlog chain (and so through masking)."""
 
@@ -81,6 +123,9 @@ class _StdlibBridge(logging.Handler):
         try:
             logger = structlog.get_logger(record.name)
             kwargs: dict[str, Any] = {"logger": record.name}
+            held_back = getattr(record, "held_back", 0)
+            if held_back:
+                kwargs["repeats_held_back"] = held_back
             if record.exc_info:
                 kwargs["exc_info"] = record.exc_info
             logger.log(record.levelno, record.getMessage(), **kwargs)
@@ -134,6 +179,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, stream: TextIO 
     if _bridge_handler is not None:
         root.removeHandler(_bridge_handler)
     _bridge_handler = _StdlibBridge(level=numeric_level)
+    _bridge_handler.addFilter(RepeatFilter())
     root.addHandler(_bridge_handler)
     root.setLevel(numeric_level)
     # kafka-python narrates every connection and rebalance at INFO; an operator needs its warnings.

@@ -9,9 +9,6 @@ without a position.
 
 from __future__ import annotations
 
-import socket
-import ssl
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any
@@ -33,13 +30,22 @@ Hook = Callable[[list[Partition]], None]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, assigned: Hook, revoked: Hook, lost: Hook) -> None:
+    def __init__(self, assigned: Hook, revoked: Hook, lost: Hook, rejoin: Callable[[], None]) -> None:
         self._assigned, self._revoked, self._lost = assigned, revoked, lost
+        self._rejoin = rejoin
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._assigned([(tp.topic, tp.partition) for tp in assigned])
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        # kafka-python 3.0.12 can lose the assignment of a rejoin it starts itself because the
+        # metadata changed (partitions added; a topic's metadata completing just after creation):
+        # if the poll that started the join returns before it completes, the leader's own
+        # assignment marks the metadata as seen, the next poll finds nothing left to rejoin for,
+        # and the finished SyncGroup is never applied. The member stays in the group, heartbeats,
+        # and owns nothing, forever. Flagging the rejoin explicitly keeps it pending until the
+        # assignment is applied (tests/integration/test_source.py reproduces it).
+        self._rejoin()
         self._revoked([(tp.topic, tp.partition) for tp in revoked])
 
     def on_partitions_lost(self, lost: Iterable[TopicPartition]) -> None:
@@ -66,11 +72,27 @@ class KafkaSource:
                 partition_assignment_strategy=[RangePartitionAssignor],
                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             )
-            self._consumer.subscribe(
-                topics=list(topics), listener=_Listener(on_assigned, on_revoked, on_lost)
-            )
+            # Know every topic before joining: a group leader whose metadata lacks a topic assigns
+            # none of its partitions (kafka-python's range assignor logs "No partition metadata")
+            # and nothing makes it look again for minutes. Seen on a 3-node cluster right after a
+            # node restart. A topic missing on the brokers is a problem to name, not to wait out.
+            missing = [topic for topic in topics if not self._consumer.partitions_for_topic(topic)]
+            if missing:
+                self._consumer.close(autocommit=False)
+                raise SourceError(
+                    f"topics not found on the brokers: {', '.join(missing)} "
+                    "(create them, or correct kafka.topics.*)"
+                )
+            listener = _Listener(on_assigned, on_revoked, on_lost, self._request_rejoin)
+            self._consumer.subscribe(topics=list(topics), listener=listener)
         except KafkaError as exc:
             raise SourceError(f"cannot start the Kafka consumer: {exc}") from exc
+
+    def _request_rejoin(self) -> None:
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        request = getattr(coordinator, "request_rejoin", None)
+        if request is not None:  # absent in a kafka-python that reorganised its internals
+            request()
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Message]:
         """One bounded poll; a client error (e.g. from a rebalance) becomes ``SourceError``."""
@@ -116,17 +138,39 @@ class KafkaSource:
                 }
             )
 
-    def lag(self, positions: dict[Partition, int]) -> dict[Partition, int]:
-        """Messages between each position and the partition's end offset."""
-        if not positions:
+    def lag(self, checkpointed: dict[Partition, int]) -> dict[Partition, int]:
+        """Messages between each assigned partition's checkpointed offset and its end offset.
+
+        Measured from what is durable, not from what was polled: the same figure as
+        ``kafka-consumer-groups --describe`` (svmon commits its checkpointed offsets to Kafka), and
+        what a crash would replay. A partition never checkpointed counts from its beginning.
+        """
+        partitions = [TopicPartition(*p) for p in self.assignment()]
+        if not partitions:
             return {}
-        ends = self._consumer.end_offsets([TopicPartition(*p) for p in positions], timeout_ms=2000)
-        # Tansu reports the base offset of the last batch as the end offset, so the difference can
-        # be negative while the partition is fully read; clamp rather than export a negative lag.
-        return {
-            (tp.topic, tp.partition): max(0, end - positions[(tp.topic, tp.partition)])
-            for tp, end in ends.items()
-        }
+        ends = self._consumer.end_offsets(partitions, timeout_ms=2000)
+        fresh = [tp for tp in partitions if (tp.topic, tp.partition) not in checkpointed]
+        starts = self._consumer.beginning_offsets(fresh, timeout_ms=2000) if fresh else {}
+        lag = {}
+        for tp, end in ends.items():
+            where = (tp.topic, tp.partition)
+            position = checkpointed[where] if where in checkpointed else starts.get(tp, 0)
+            # Tansu reports the base offset of the last batch as the end offset, so the difference can
+            # be negative while the partition is fully read; clamp rather than export a negative lag.
+            lag[where] = max(0, end - position)
+        return lag
+
+    def brokers(self) -> list[str]:
+        """``host:port`` of every broker in the client's cluster metadata (the bootstrap list until known).
+
+        kafka-python has no public accessor for its metadata; this reads it where the consumer
+        keeps it, and answers nothing rather than fail if a later release moves it.
+        """
+        cluster: Any = getattr(self._consumer, "_cluster", None)
+        try:
+            return sorted(f"{broker.host}:{broker.port}" for broker in cluster.brokers())
+        except Exception:  # no such attribute any more, or a metadata update racing this read
+            return []
 
     def close(self) -> None:
         with suppress(Exception):
@@ -168,40 +212,3 @@ class DlqProducer:
     def close(self) -> None:
         with suppress(Exception):
             self._producer.close(timeout=5)
-
-
-# An ApiVersions v0 request (api_key 18): every Kafka-protocol broker answers it before any auth.
-def _api_versions_request() -> bytes:
-    client_id = b"svmon-probe"
-    body = struct.pack(">hhih", 18, 0, 0x5F5F, len(client_id)) + client_id
-    return struct.pack(">i", len(body)) + body
-
-
-def probe_broker(
-    bootstrap_servers: Sequence[str], security_protocol: str, timeout: float = 2.0
-) -> str | None:
-    """None when some bootstrap broker answers within ``timeout``; otherwise why not.
-
-    A frozen or overloaded broker still accepts TCP connections (the kernel completes the handshake),
-    so reachability means an answer to a real request: ApiVersions over plaintext, a TLS handshake
-    over SSL.
-    """
-    reasons: list[str] = []
-    for server in bootstrap_servers:
-        host, _, port = server.rpartition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=timeout) as raw:
-                raw.settimeout(timeout)
-                if security_protocol in ("SSL", "SASL_SSL"):
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE  # reachability only; the client verifies properly
-                    with context.wrap_socket(raw, server_hostname=host):
-                        return None
-                raw.sendall(_api_versions_request())
-                if len(raw.recv(8)) >= 4:
-                    return None
-                reasons.append(f"{server}: connection closed")
-        except (OSError, ValueError) as exc:
-            reasons.append(f"{server}: {exc}")
-    return "broker unreachable (" + "; ".join(reasons) + ")"

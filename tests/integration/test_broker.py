@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from daemon.broker import TansuBroker
 from daemon.exceptions import SourceError
-from daemon.source import probe_broker
+from daemon.probe import ProbeSettings, broker_problem
 from tests.services import unavailable, unique_name, wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def tansu(tmp_path: Path) -> TansuBroker:
 
 
 def _answers(broker: TansuBroker) -> bool:
-    return probe_broker([broker.bootstrap], "PLAINTEXT", timeout=0.5) is None
+    return broker_problem([broker.bootstrap], ProbeSettings(timeout=0.5)) is None
 
 
 def _process_gone(pid: int) -> bool:

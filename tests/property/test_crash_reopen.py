@@ -131,7 +131,7 @@ def test_crash_and_replay_from_stored_offsets_is_exact(
             del dlq.sent[dlq.flushed :]
             crashes += 1
             engine = open_engine(path)
-            stored = engine.positions()
+            stored = engine.checkpointed_offsets()
             pending = [m for m in messages if m.offset >= stored.get((m.topic, m.partition), 0)]
     engine.process(pending, dlq)
     engine.checkpoint(dlq)

@@ -49,6 +49,9 @@ class _FailingOnceSource:
     def lag(self, positions: Any) -> dict[tuple[str, int], int]:
         return {}
 
+    def brokers(self) -> list[str]:
+        return []
+
 
 def test_a_failed_poll_marks_not_ready_and_the_loop_carries_on(tmp_path: Path) -> None:
     """A poll error is a readiness reason, not a crash; the next good poll clears it."""

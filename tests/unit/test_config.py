@@ -339,7 +339,7 @@ def test_table_has_one_row_per_setting() -> None:
         return keys
 
     assert yaml_keys == leaves(masked_dump(load_settings()))
-    assert len(rows) == 44
+    assert len(rows) == 45
     assert "| `SVMON_KAFKA__TOPICS__DLQ` | `kafka.topics.dlq` | string | `svmon.dlq` |" in table
     assert "| `SVMON_STORE__URL` | `store.url` |" in table
     assert "`SVMON_KAFKA__SASL_PASSWORD`" in table

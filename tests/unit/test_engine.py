@@ -43,7 +43,20 @@ def test_messages_of_unowned_partitions_are_skipped_not_applied(tmp_path: Path) 
     value = records.encode(records.event("E1", "created", TODAY))
     result = engine.process([Message("svmon.events", 1, 0, b"E1", value, 0)], FakeDlq())
     assert (result.skipped, result.applied) == (1, 0)
-    assert engine.positions() == {}
+    assert engine.checkpointed_offsets() == {}
+    engine.store.close()
+
+
+def test_checkpointed_offsets_move_only_when_a_checkpoint_lands(tmp_path: Path) -> None:
+    """Applied records do not move the durable offsets (the lag's base); a checkpoint does."""
+    engine = _engine(tmp_path, ("events", 0))
+    value = records.encode(records.event("E1", "created", TODAY))
+    engine.process([Message("svmon.events", 0, 41, b"E1", value, 0)], FakeDlq())
+    assert engine.checkpointed_offsets() == {}
+    engine.checkpoint(FakeDlq())
+    assert engine.checkpointed_offsets() == {("svmon.events", 0): 42}
+    engine.drop_scope(("events", 0))
+    assert engine.checkpointed_offsets() == {}
     engine.store.close()
 
 

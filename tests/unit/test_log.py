@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from daemon.log import configure_logging, mask_value
+from daemon.log import RepeatFilter, configure_logging, mask_value
 
 # A resident ID with a valid check digit (the GB 11643 textbook example) and a mobile number.
 RESIDENT_ID = "11010519491231002X"
@@ -157,3 +157,42 @@ def test_bad_level_or_format_is_refused(level: str, fmt: str) -> None:
     """An unknown level or format is a ValueError, not a silently default setup."""
     with pytest.raises(ValueError, match="unknown log"):
         configure_logging(level, fmt, stream=io.StringIO())
+
+
+def _record(name: str, msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+
+def test_kafka_repeats_are_held_back_within_the_window_and_counted() -> None:
+    """The same kafka-python message (any arguments) passes once a minute, then says how many it held back."""
+    now = [0.0]
+    repeats = RepeatFilter(window_s=60.0, clock=lambda: now[0])
+    first = _record("kafka.net.connection", "%s: Connection lost: %s", "node 1", "refused")
+    assert repeats.filter(first)
+    for second in range(1, 40):
+        now[0] = float(second)
+        assert not repeats.filter(
+            _record("kafka.net.connection", "%s: Connection lost: %s", f"node {second}", "x")
+        )
+    assert repeats.filter(_record("kafka.net.manager", "Bootstrap failed: %s", "timeout"))  # another message
+    now[0] = 61.0
+    later = _record("kafka.net.connection", "%s: Connection lost: %s", "node 1", "refused")
+    assert repeats.filter(later)
+    assert getattr(later, "held_back", 0) == 39
+
+
+def test_svmon_lines_are_never_held_back() -> None:
+    """Only the kafka loggers are rate-limited; svmon's own standard-library lines all pass."""
+    repeats = RepeatFilter(window_s=60.0, clock=lambda: 0.0)
+    assert all(repeats.filter(_record("svmon.app", "progress %s", n)) for n in range(5))
+
+
+def test_held_back_repeats_are_reported_in_the_json_line() -> None:
+    """A kafka line after a quiet window carries ``repeats_held_back`` with the count."""
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    for _ in range(3):
+        logging.getLogger("kafka.net.manager").warning("Bootstrap failed: %s", "timeout")
+    lines = _json_lines(stream)
+    assert len(lines) == 1
+    assert "repeats_held_back" not in lines[0]
