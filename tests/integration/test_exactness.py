@@ -48,7 +48,7 @@ def produce(broker: Broker, topics: Topics, scenario: Scenario) -> tuple[Placed,
     """Produce every stream; return where each message landed and each partition's end offset."""
     broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
     broker.create_topics([topics.dlq], partitions=1)
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, acks=1)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, acks="all")
     futures = []
     for stream, topic in topics.by_stream().items():
         for index, (key, value, timestamp_ms) in enumerate(scenario.kafka_messages(stream)):
@@ -156,17 +156,17 @@ def _truth_by_department(scenario: Scenario) -> dict[str, dict[str, tuple[int, i
 
 
 def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
-    private_broker: Broker, scenario: Scenario, tmp_path: Path
+    any_broker: Broker, scenario: Scenario, tmp_path: Path
 ) -> None:
     """Killed six times mid-stream and restarted, svmon ends with exactly the uninterrupted run's state."""
     topics = Topics.unique("exact")
-    placed, ends = produce(private_broker, topics, scenario)
+    placed, ends = produce(any_broker, topics, scenario)
     total = sum(ends.values())
     assert total == sum(len(m) for m in scenario.messages.values())
 
     # An uninterrupted run, for reference.
     steady_path = tmp_path / "steady.db"
-    steady = Daemon(private_broker.bootstrap, f"sqlite:///{steady_path}", topics, tmp_path, unique_name("g"))
+    steady = Daemon(any_broker.bootstrap, f"sqlite:///{steady_path}", topics, tmp_path, unique_name("g"))
     steady.start()
     try:
         wait_for(
@@ -182,7 +182,7 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
     # Nothing dropped (SPEC §9.3): consumed = applied + DLQ, with the DLQ holding exactly the bad ones.
     assert consumed == total
     assert dlq_writes == len(rejected)
-    steady_dlq = dlq_sources(private_broker.bootstrap, topics.dlq, len(rejected))
+    steady_dlq = dlq_sources(any_broker.bootstrap, topics.dlq, len(rejected))
     assert {f[:3] for f in steady_dlq} == set(rejected)
     for source_topic, partition, offset, codes in steady_dlq:
         assert rejected[(source_topic, partition, offset)] in codes
@@ -190,9 +190,9 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
     # The same input, SIGKILLed at six points spread over the stream.
     crash_path = tmp_path / "crash.db"
     crash_topics = Topics(**{**topics.__dict__, "dlq": unique_name("dlq-crash")})
-    private_broker.create_topics([crash_topics.dlq], partitions=1)
+    any_broker.create_topics([crash_topics.dlq], partitions=1)
     crashing = Daemon(
-        private_broker.bootstrap, f"sqlite:///{crash_path}", crash_topics, tmp_path, unique_name("g")
+        any_broker.bootstrap, f"sqlite:///{crash_path}", crash_topics, tmp_path, unique_name("g")
     )
     rng = random.Random(7)
     for kill in range(1, KILLS + 1):
@@ -222,7 +222,7 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
     # The same numbers as an independent computation from the scenario's plan.
     assert totals(steady_counts) == _truth_totals(scenario)
     assert by_department(steady_counts) == _truth_by_department(scenario)
-    crash_dlq = dlq_sources(private_broker.bootstrap, crash_topics.dlq, len(rejected))
+    crash_dlq = dlq_sources(any_broker.bootstrap, crash_topics.dlq, len(rejected))
     assert {f[:3] for f in crash_dlq} == set(rejected)  # replays may repeat a DLQ write, never lose one
 
 

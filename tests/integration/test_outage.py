@@ -3,12 +3,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from kafka import KafkaProducer
 
@@ -21,7 +17,8 @@ from tests.integration.test_exactness import (
     totals,
     year_counts,
 )
-from tests.services import POSTGRES_DSN, Broker, unavailable, unique_name, wait_for
+from tests.postgres import PostgresRole
+from tests.services import Broker, unique_name, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,83 +74,32 @@ def still_serving(daemon: Daemon) -> None:
 
 
 def test_broker_frozen_mid_run_flips_readiness_and_loses_nothing(
-    private_broker: Broker, scenario: Scenario, tmp_path: Path
+    any_broker: Broker, scenario: Scenario, tmp_path: Path
 ) -> None:
     """A SIGSTOPped broker makes /readyz 503 with the reason; after SIGCONT svmon catches up exactly."""
-    topics = new_topics(private_broker, "outage")
-    first = produce_half(private_broker, topics, scenario, 0)
+    topics = new_topics(any_broker, "outage")
+    first = produce_half(any_broker, topics, scenario, 0)
     store_path = tmp_path / "state.db"
-    daemon = Daemon(private_broker.bootstrap, f"sqlite:///{store_path}", topics, tmp_path, unique_name("g"))
+    daemon = Daemon(any_broker.bootstrap, f"sqlite:///{store_path}", topics, tmp_path, unique_name("g"))
     daemon.start()
     try:
         daemon.wait_ready()
         wait_for(
             lambda: daemon.alive() and caught_up(store_path, first), 120, "the first half to be consumed"
         )
-        private_broker.pause()
+        any_broker.pause()
         try:
             wait_for(lambda: not_ready_because(daemon, "broker"), 30, "/readyz to blame the broker")
             still_serving(daemon)
         finally:
-            private_broker.resume()
-        second = produce_half(private_broker, topics, scenario, 1)
+            any_broker.resume()
+        second = produce_half(any_broker, topics, scenario, 1)
         everything = merge(first, second)
         wait_for(lambda: daemon.alive() and daemon.get("/readyz")[0] == 200, 120, "readiness to recover")
         wait_for(lambda: caught_up(store_path, everything), 120, "the second half to be consumed")
     finally:
         assert daemon.stop() == 0, daemon.last_log()
     assert totals(year_counts(f"sqlite:///{store_path}", scenario)) == _truth_totals(scenario)
-
-
-@dataclass(frozen=True)
-class PostgresRole:
-    """A login role of the test's own, on a schema of its own, that the test can lock out and let back in."""
-
-    name: str
-    admin: psycopg.Connection[tuple[object, ...]]
-
-    @property
-    def dsn(self) -> str:
-        return f"postgresql://{self.name}@127.0.0.1:5432/test?options=-csearch_path%3D{self.name}"
-
-    def lock_out(self) -> None:
-        """Refuse new logins and end the role's sessions: to svmon, the store is gone."""
-        self.admin.execute(f"ALTER ROLE {self.name} NOLOGIN")
-        self.disconnect()
-
-    def disconnect(self) -> None:
-        self.admin.execute(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{self.name}'"
-        )
-
-    def let_in(self) -> None:
-        self.admin.execute(f"ALTER ROLE {self.name} LOGIN")
-
-    def caught_up(self, ends: dict[tuple[str, int], int]) -> bool:
-        rows = self.admin.execute(
-            f"SELECT topic, part, next_offset FROM {self.name}.svmon_offsets"
-        ).fetchall()
-        stored = {(str(topic), int(str(part))): int(str(offset)) for topic, part, offset in rows}
-        return all(stored.get(tp, 0) >= end for tp, end in ends.items())
-
-
-@pytest.fixture
-def postgres_role() -> Iterator[PostgresRole]:
-    try:
-        admin = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
-    except Exception as exc:
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_DSN}: {exc}")
-    role = PostgresRole(f"svmon_{uuid.uuid4().hex[:10]}", admin)
-    admin.execute(f"CREATE ROLE {role.name} LOGIN")
-    admin.execute(f"CREATE SCHEMA {role.name} AUTHORIZATION {role.name}")
-    try:
-        yield role
-    finally:
-        role.let_in()
-        role.disconnect()
-        admin.execute(f"DROP SCHEMA {role.name} CASCADE")
-        admin.execute(f"DROP ROLE {role.name}")
-        admin.close()
 
 
 def test_postgres_store_outage_pauses_progress_and_resumes_exactly(

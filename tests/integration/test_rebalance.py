@@ -20,7 +20,8 @@ from seeds.scenario import Scenario, generate
 from tests.daemon_process import Daemon, Topics, stored_offsets
 from tests.integration.test_exactness import PARTITIONS, _metric_sum, _truth_totals, totals, year_counts
 from tests.integration.test_outage import merge, produce_half
-from tests.services import POSTGRES_DSN, Broker, unavailable, unique_name, wait_for
+from tests.postgres import schema_dsn
+from tests.services import Broker, unique_name, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +41,13 @@ def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         path = tmp_path / "shared.db"
         yield f"sqlite:///{path}", lambda: stored_offsets(path)
         return
-    try:
-        admin = psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True)
-    except Exception as exc:
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_DSN}: {exc}")
+    # Asked for here rather than as a parameter, so the SQLite case needs no PostgreSQL.
+    server: str = request.getfixturevalue("postgres_server")
+    admin = psycopg.connect(server, connect_timeout=3, autocommit=True)
     schema = unique_name("svmon_group").replace("-", "_")
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}", lambda: _postgres_offsets(admin, schema)
+        yield schema_dsn(server, schema), lambda: _postgres_offsets(admin, schema)
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()
@@ -64,7 +64,7 @@ def _postgres_offsets(
 
 
 def test_two_members_rebalancing_and_one_killed_still_count_exactly(
-    private_broker: Broker,
+    any_broker: Broker,
     scenario: Scenario,
     tmp_path: Path,
     shared_store: tuple[str, Offsets],
@@ -72,9 +72,9 @@ def test_two_members_rebalancing_and_one_killed_still_count_exactly(
     """A join, a revoke and a SIGKILLed member later, every figure equals the scenario's truth."""
     dsn, stored_offsets = shared_store
     topics = Topics.unique("group")
-    private_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
-    private_broker.create_topics([topics.dlq], partitions=1)
-    first_half = produce_half(private_broker, topics, scenario, 0)
+    any_broker.create_topics([*topics.by_stream().values()], partitions=PARTITIONS)
+    any_broker.create_topics([topics.dlq], partitions=1)
+    first_half = produce_half(any_broker, topics, scenario, 0)
     group = unique_name("g")
     # The first member checkpoints only when it must (on revoke and at exit), so whatever it does
     # after the rebalance is still uncommitted when it is killed: the survivor has to replay it.
@@ -82,9 +82,9 @@ def test_two_members_rebalancing_and_one_killed_still_count_exactly(
         "SVMON_STORE__CHECKPOINT_EVERY_MS": "600000",
         "SVMON_STORE__CHECKPOINT_EVERY_RECORDS": "100000000",
     }
-    first = Daemon(private_broker.bootstrap, dsn, topics, tmp_path, group, extra_env=rarely)
+    first = Daemon(any_broker.bootstrap, dsn, topics, tmp_path, group, extra_env=rarely)
     (tmp_path / "second").mkdir()
-    second = Daemon(private_broker.bootstrap, dsn, topics, tmp_path / "second", group)
+    second = Daemon(any_broker.bootstrap, dsn, topics, tmp_path / "second", group)
 
     def stored(ends: dict[tuple[str, int], int]) -> int:
         offsets = stored_offsets()
@@ -107,7 +107,7 @@ def test_two_members_rebalancing_and_one_killed_still_count_exactly(
             "the second member to be given partitions",
         )
         before = consumed_by_first()
-        everything = merge(first_half, produce_half(private_broker, topics, scenario, 1))
+        everything = merge(first_half, produce_half(any_broker, topics, scenario, 1))
         total = sum(everything.values())
         wait_for(lambda: consumed_by_first() > before + 100, 120, "the first member to take in new records")
         at_kill = stored(everything)

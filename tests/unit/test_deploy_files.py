@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from deploy.k8s import build as k8s_build
+from tests.apache_kafka import PINNED_KAFKA_VERSION
 from tests.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +73,13 @@ def test_compose_kafka_is_the_official_image_in_kraft_mode() -> None:
     assert set(kafka["environment"]["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert "zookeeper" not in yaml.safe_dump(_compose()).lower()
     assert kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+
+
+def test_deploy_files_name_the_kafka_release_the_suite_runs() -> None:
+    """Compose's Kafka image, the Kubernetes notes and the operations guide all name the tested release."""
+    assert _compose()["services"]["kafka"]["image"] == f"apache/kafka:{PINNED_KAFKA_VERSION}"
+    assert f"Apache Kafka {PINNED_KAFKA_VERSION}" in (REPO / "deploy" / "k8s" / "configmap.yaml").read_text()
+    assert f"Apache Kafka {PINNED_KAFKA_VERSION}" in (REPO / "docs" / "operations.md").read_text()
 
 
 def test_compose_dependencies_name_existing_services() -> None:
