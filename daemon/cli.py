@@ -1,8 +1,8 @@
-"""The ``svmon`` command line (SPEC §10): parse, load settings, dispatch, map errors to exit codes.
+"""The ``svmon`` command line (docs/contract.md §10): parse, load settings, dispatch, map errors.
 
-The command modules (`daemon.app`, `daemon.demo`, `daemon.report`, `daemon.loader`) are imported
-inside their handlers, so that ``svmon check-config`` and ``svmon --help`` work (and stay fast) even
-where a command's heavier dependencies are missing or broken.
+The command modules (`daemon.runtime.app`, `daemon.tools.demo`, `daemon.reports.report`,
+`daemon.tools.loader`) are imported inside their handlers, so that ``svmon check-config`` and
+``svmon --help`` work (and stay fast) even where a command's heavier dependencies are missing or broken.
 
 Options that override a setting (``--store``, ``--bootstrap``, ``--port``) are applied to the
 `Settings` handed to the command, validated like any other setting; the raw values stay on ``args``.
@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 import yaml
 from pydantic import ValidationError
@@ -81,6 +81,10 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The object `add_subparsers` returns; argparse names its type privately.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``svmon`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -94,11 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"show tracebacks of errors (also: {_DEBUG_ENV}=1)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_run, _add_demo, _add_report, _add_load, _add_schemas, _add_check_config):
+        add(commands)
+    return parser
 
+
+def _add_run(commands: Commands) -> None:
     run = commands.add_parser("run", help="run the daemon", description="Consume, checkpoint, serve metrics.")
     _add_config_option(run)
     run.set_defaults(handler=_run)
 
+
+def _add_demo(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="run everything on this machine with a generated year",
@@ -146,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(demo)
     demo.set_defaults(handler=_demo)
 
+
+def _add_report(commands: Commands) -> None:
     report = commands.add_parser(
         "report",
         help="print the indicators of a period from the store",
@@ -163,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(report)
     report.set_defaults(handler=_report)
 
+
+def _add_load(commands: Commands) -> None:
     load = commands.add_parser(
         "load", help="produce a JSONL file to a topic", description="Produce each line of FILE to a topic."
     )
@@ -172,12 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(load)
     load.set_defaults(handler=_load)
 
+
+def _add_schemas(commands: Commands) -> None:
     schemas = commands.add_parser(
         "schemas", help="export the JSON Schemas of every record type", description="Write JSON Schema files."
     )
     schemas.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write to")
     schemas.set_defaults(handler=_schemas)
 
+
+def _add_check_config(commands: Commands) -> None:
     check = commands.add_parser(
         "check-config",
         help="validate and print the effective configuration (secrets masked)",
@@ -185,7 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(check)
     check.set_defaults(handler=_check_config)
-    return parser
 
 
 def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
@@ -213,7 +231,7 @@ def _configure_logging(settings: Settings, stream: TextIO | None = None) -> None
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _configure_logging(settings)
-    from daemon.app import run
+    from daemon.runtime.app import run
 
     return run(settings)
 
@@ -225,7 +243,7 @@ def _demo(args: argparse.Namespace) -> int:
     }
     settings = _settings(args, **overrides)
     _configure_logging(settings, sys.stderr)  # stdout carries the live summary
-    from daemon.demo import demo_command
+    from daemon.tools.demo import demo_command
 
     return demo_command(settings, args)
 
@@ -233,7 +251,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     settings = _settings(args, store={"url": args.store} if args.store is not None else {})
     _configure_logging(settings, sys.stderr)  # stdout carries the report (JSON, CSV): logs stay out of it
-    from daemon.reporting import report_command
+    from daemon.reports.report import report_command
 
     return report_command(settings, args)
 
@@ -242,7 +260,7 @@ def _load(args: argparse.Namespace) -> int:
     overrides = {"bootstrap_servers": args.bootstrap} if args.bootstrap is not None else {}
     settings = _settings(args, kafka=overrides)
     _configure_logging(settings)
-    from daemon.loader import load_command
+    from daemon.tools.loader import load_command
 
     return load_command(settings, args)
 
@@ -261,7 +279,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 def _check_referenced_files(settings: Settings) -> None:
     """Load the files the settings name, so their errors surface now rather than at start-up."""
-    from daemon.calendar import WorkingCalendar
+    from daemon.core.calendar import WorkingCalendar
     from schemas.registry import RegistryError, load_registry
 
     WorkingCalendar(settings.calendar.override_file)

@@ -29,8 +29,8 @@ from pydantic import model_validator as _model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from daemon import streams
 from daemon.exceptions import ConfigError
-from daemon.probe import ProbeSettings
 
 __all__ = [
     "CONFIG_FILE_ENV",
@@ -47,6 +47,7 @@ __all__ = [
     "Topics",
     "describe_validation_error",
     "load_settings",
+    "mask_url_password",
     "masked_dump",
     "settings_table_markdown",
 ]
@@ -59,27 +60,37 @@ CONFIG_FILE_ENV = "SVMON_CONFIG"
 _MASK = "**********"
 
 
+def _topic(name: str) -> Any:
+    stream = streams.BY_NAME[name]
+    return Field(stream.default_topic, min_length=1, description=f"{stream.description} (`{stream.schema}`).")
+
+
 class Topics(BaseModel):
-    """Kafka topic names (SPEC §2)."""
+    """Kafka topic names: one per stream of ``daemon.streams.STREAMS`` (same names), and the DLQ."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    events: str = Field("svmon.events", min_length=1, description="Supervision event lifecycle (`event/v1`).")
-    inspections: str = Field(
-        "svmon.inspections", min_length=1, description="Inspection records (`inspection/v1`)."
+    events: str = _topic("events")
+    inspections: str = _topic("inspections")
+    catalog: str = _topic("catalog")
+    disclosures: str = _topic("disclosures")
+    disclosure_requests: str = _topic("disclosure_requests")
+    dlq: str = Field(
+        streams.DLQ_DEFAULT_TOPIC, min_length=1, description="Dead-letter topic for rejected records."
     )
-    catalog: str = Field(
-        "svmon.catalog", min_length=1, description="Supervision item catalogue (`item/v1`), compacted."
-    )
-    disclosures: str = Field(
-        "svmon.disclosures", min_length=1, description="Published penalty results (`disclosure/v1`)."
-    )
-    disclosure_requests: str = Field(
-        "svmon.disclosure-requests",
-        min_length=1,
-        description="Withdraw/modify applications (`disclosure-request/v1`).",
-    )
-    dlq: str = Field("svmon.dlq", min_length=1, description="Dead-letter topic for rejected records.")
+
+    def of(self, stream: streams.Stream) -> str:
+        """The topic of ``stream``."""
+        topic: str = getattr(self, stream.name)
+        return topic
+
+    def inputs(self) -> list[str]:
+        """The five input topics, in the order of ``daemon.streams.STREAMS``."""
+        return [self.of(stream) for stream in streams.STREAMS]
+
+    def streams_by_topic(self) -> dict[str, streams.Stream]:
+        """Input topic -> the stream it carries."""
+        return {self.of(stream): stream for stream in streams.STREAMS}
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -129,7 +140,9 @@ class KafkaSettings(BaseModel):
         description="Refresh cluster metadata at least this often: how soon added partitions are taken over.",
     )
     max_message_bytes: int = Field(
-        1048576, ge=1, description="Messages larger than this are rejected as `too_large` (SPEC §5)."
+        1048576,
+        ge=1,
+        description="Messages larger than this are rejected as `too_large` (docs/contract.md §5).",
     )
 
     _normalise = field_validator("security_protocol", "sasl_mechanism", mode="before")(_upper)
@@ -194,22 +207,11 @@ class KafkaSettings(BaseModel):
                     kwargs[option] = str(path)
         return kwargs
 
-    def probe_settings(self) -> ProbeSettings:
-        """What the readiness probe needs to reach a broker the way the clients do."""
-        return ProbeSettings(
-            security_protocol=self.security_protocol,
-            sasl_mechanism=self.sasl_mechanism,
-            sasl_username=self.sasl_username,
-            sasl_password=None if self.sasl_password is None else self.sasl_password.get_secret_value(),
-            ssl_cafile=None if self.ssl_cafile is None else str(self.ssl_cafile),
-            ssl_certfile=None if self.ssl_certfile is None else str(self.ssl_certfile),
-            ssl_keyfile=None if self.ssl_keyfile is None else str(self.ssl_keyfile),
-        )
-
     def consumer_kwargs(self) -> dict[str, Any]:
         """`client_kwargs` plus the consumer group settings; offsets are never auto-committed.
 
-        svmon stores offsets with its state (SPEC §9.1); auto-commit (and `close()` by default) would
+        svmon stores offsets with its state (docs/contract.md §9.1); auto-commit (and `close()` by
+        default) would
         commit offsets of records that were polled but not yet applied.
         """
         return {
@@ -280,10 +282,11 @@ class StoreSettings(BaseModel):
     @property
     def masked_url(self) -> str:
         """The URL with any password replaced, safe to log or print."""
-        return _mask_url_password(self.url)
+        return mask_url_password(self.url)
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
+    """``url`` with its password (if any) replaced by asterisks: the one way svmon shows a URL."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -306,7 +309,7 @@ def _ratio(default: float, meaning: str) -> Any:
 
 
 class Targets(BaseModel):
-    """Target per indicator, a ratio 0–1 (SPEC §8; defaults from the seed report's levels)."""
+    """Target per indicator, a ratio 0–1 (docs/contract.md §8; defaults from the seed report's levels)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -321,7 +324,7 @@ class Targets(BaseModel):
 
 
 class SlaWorkingDays(BaseModel):
-    """Default handling deadline per event kind, in working days after the creation day (SPEC §6)."""
+    """Default handling deadline per event kind, in working days after the creation day (contract §6)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -339,7 +342,7 @@ class SlaWorkingDays(BaseModel):
 
 
 class DisclosureSettings(BaseModel):
-    """Penalty-disclosure limits (SPEC §6)."""
+    """Penalty-disclosure limits (docs/contract.md §6)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -501,7 +504,7 @@ def describe_validation_error(error: ValidationError, heading: str, *, env_names
         message = str(problem["msg"]).removeprefix("Value error, ")
         value = problem.get("input")
         if isinstance(value, str | int | float | bool) and not any(s in path.lower() for s in _SECRET_NAMES):
-            shown = _mask_url_password(value) if isinstance(value, str) else value
+            shown = mask_url_password(value) if isinstance(value, str) else value
             text = repr(shown)
             if len(text) > 80:
                 text = text[:77] + "..."

@@ -74,7 +74,7 @@ class DlqError(SvmonError):
     """A rejected record cannot be written to the DLQ.
 
     The daemon stops making progress rather than committing past a record it could not park
-    (SPEC §5: it never skips).
+    (docs/contract.md §5: it never skips).
     """
 
 

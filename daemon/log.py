@@ -2,7 +2,7 @@
 
 Every log line, from svmon's own structlog loggers and from standard-library loggers (kafka-python
 logs through `logging`), goes through one processor chain that ends in `mask_personal_info_processor`
-just before rendering, so that no resident ID number or mobile number reaches a log line (SPEC §9.6),
+just before rendering, so that no resident ID number or mobile number reaches a log line (contract §9.6),
 whatever code logged it and in whichever field (message, key, value, nested value, traceback).
 """
 

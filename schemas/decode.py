@@ -1,4 +1,4 @@
-"""Bytes from Kafka to a record or a rejection: the single validation entry point (SPEC §5).
+"""Bytes from Kafka to a record or a rejection: the single validation entry point (docs/contract.md §5).
 
 The valid path is one `validate_json` over the raw bytes (a discriminated union on `schema`) plus a
 few attribute comparisons, because the daemon's budget is a few microseconds per message.  Only
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1_048_576
-# SPEC §5: producers' clocks drift; five minutes ahead of ingestion is still "now".
+# docs/contract.md §5: producers' clocks drift; five minutes ahead of ingestion is still "now".
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)
 
 
@@ -88,28 +88,14 @@ _SCHEMA_TYPES: Mapping[str, type[Record]] = {
 SCHEMAS: Final = frozenset(_SCHEMA_TYPES)
 _SCHEMA_LIST = ", ".join(sorted(SCHEMAS))
 
-# Event-time fields per record type.  `deadline` and `publicity_until` are excluded on purpose:
-# they are *meant* to lie in the future.
+# Per record type, from the models: event-time fields (which must not lie in the future; `deadline`
+# and `publicity_until` are meant to), the field placing a record in a period, the record key fields.
 _EVENT_TIME_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "event/v1": ("at",),
-    "inspection/v1": ("at",),
-    "item/v1": ("at",),
-    "disclosure/v1": ("published_at", "withdrawn_at", "revoked_at"),
-    "disclosure-request/v1": ("at",),
+    s: model.EVENT_TIME_FIELDS for s, model in _SCHEMA_TYPES.items()
 }
-_PRIMARY_TIME_FIELD: Mapping[str, str] = {
-    "event/v1": "at",
-    "inspection/v1": "at",
-    "item/v1": "at",
-    "disclosure/v1": "decided_at",
-    "disclosure-request/v1": "at",
-}
+_PRIMARY_TIME_FIELD: Mapping[str, str] = {s: model.PRIMARY_TIME_FIELD for s, model in _SCHEMA_TYPES.items()}
 _KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "event/v1": ("event_id", "action"),
-    "inspection/v1": ("record_id",),
-    "item/v1": ("item_code",),
-    "disclosure/v1": ("disclosure_id",),
-    "disclosure-request/v1": ("request_id", "action"),
+    s: model.RECORD_KEY_FIELDS for s, model in _SCHEMA_TYPES.items()
 }
 _MAX_VERSION = 2**63 - 1
 _CUSTOM_CODES: Mapping[str, ErrorCode] = {code.value: code for code in ErrorCode}
@@ -123,7 +109,7 @@ def decode(
     registry: Registry,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Accepted | Rejected:
-    """Validate one message value against SPEC §3 and §5; never raises for any input bytes.
+    """Validate one message value against docs/contract.md §3 and §5; never raises for any input bytes.
 
     `ingested_at` (timezone-aware) is when the message was consumed: timestamps more than
     `FUTURE_TOLERANCE` after it are `future_time`.  `key` only decides `Accepted.key_matches`.

@@ -1,4 +1,4 @@
-"""The closed set of validation error codes (SPEC §5) and the error value carried by a rejection.
+"""The closed set of validation error codes (docs/contract.md §5) and the error value carried by a rejection.
 
 An invalid record is data, not an exception: these are values that travel to the DLQ and into the
 `error` label of `supervision_records_erroneous_total`, so the set must stay closed.
@@ -33,7 +33,7 @@ class FieldError:
     """One problem with a message: its code, the dotted field path (None for the whole message), a text.
 
     The message must never quote a personal identifier verbatim: it ends up in the DLQ envelope and
-    in logs (SPEC §9.6).
+    in logs (docs/contract.md §9.6).
     """
 
     code: ErrorCode
@@ -41,5 +41,5 @@ class FieldError:
     message: str
 
     def to_json(self) -> dict[str, str | None]:
-        """The `{"code", "field", "message"}` object of the DLQ format (SPEC §5)."""
+        """The `{"code", "field", "message"}` object of the DLQ format (docs/contract.md §5)."""
         return {"code": self.code.value, "field": self.field, "message": self.message}

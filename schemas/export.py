@@ -3,7 +3,7 @@
 The output is deterministic (sorted keys, fixed indentation, trailing newline) so that the copies
 committed under `schemas/json/` can be compared byte for byte with a fresh export in a test.
 JSON Schema cannot express every rule: the fields each event action may carry, identifier check
-digits and time consistency are enforced by `schemas.decode` and described in SPEC §3 and §5.
+digits and time consistency are enforced by `schemas.decode` and described in docs/contract.md §3 and §5.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def json_schema_text(model: type[BaseModel]) -> str:
 
 
 def _event_action_rules() -> list[dict[str, Any]]:
-    # SPEC §3.1's per-action table as if/then clauses; null counts as absent, as in the validator.
+    # docs/contract.md §3.1's per-action table as if/then clauses; null counts as absent, as in the validator.
     rules: list[dict[str, Any]] = []
     for action, (required, optional) in EVENT_ACTION_FIELDS.items():
         properties: dict[str, Any] = {}

@@ -111,7 +111,7 @@ def is_valid_decision_no(decision_no: str) -> bool:
     return _DECISION_NO.fullmatch(decision_no) is not None
 
 
-# --- personal information in free text (SPEC §7 personal_info_exposed, §9.6 private logs) --------
+# --- personal information in free text (docs/contract.md §7 personal_info_exposed, §9.6 private logs) -
 # Masking characters producers use, full-width variants included.
 _MASK = re.compile(r"[*＊●•×]|[xXＸｘ]{3,}")
 # A maximal run of digits (ASCII or full-width, both occur in published Chinese text), optionally

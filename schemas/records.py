@@ -1,4 +1,4 @@
-"""The record types of SPEC §3 and the DLQ envelope of SPEC §5, as strict, frozen pydantic models.
+"""The record types (docs/contract.md §3) and the DLQ envelope (§5), as strict, frozen pydantic models.
 
 Checks that need nothing but the record itself (identifier check digits, decision numbers, the
 fields each event action may carry, times that contradict each other) live here as validators, so a
@@ -95,21 +95,30 @@ class _Model(BaseModel):
 class _Record(_Model):
     # Each subclass declares `schema_` then `version` first, so they lead the serialised JSON.
     SCHEMA: ClassVar[str]
+    #: Fields whose values identify one record: a higher `version` of the same values supersedes.
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]]
+    #: The field producers key this record type's Kafka messages by, so an entity stays in one partition.
+    MESSAGE_KEY_FIELD: ClassVar[str]
+    #: The field that places a record in a calendar period.
+    PRIMARY_TIME_FIELD: ClassVar[str]
+    #: Fields holding when something happened, which therefore must not lie in the future.
+    EVENT_TIME_FIELDS: ClassVar[tuple[str, ...]] = ("at",)
 
     @property
     def record_key(self) -> tuple[str, ...]:
-        """The identity a higher `version` supersedes (SPEC §3)."""
-        raise NotImplementedError
+        """The identity a higher `version` supersedes: the record type, then its key fields' values."""
+        return (self.SCHEMA.split("/", 1)[0], *(str(getattr(self, name)) for name in self.RECORD_KEY_FIELDS))
 
     @property
     def message_key(self) -> str:
-        """The Kafka message key producers use for this record (SPEC §2)."""
-        raise NotImplementedError
+        """The Kafka message key producers use for this record."""
+        return str(getattr(self, self.MESSAGE_KEY_FIELD))
 
     @property
     def primary_time(self) -> datetime | date:
-        """The time that places this record in a period (SPEC §4); for an event action, its own `at`."""
-        raise NotImplementedError
+        """The time that places this record in a period; for an event action, its own `at`."""
+        value: datetime | date = getattr(self, self.PRIMARY_TIME_FIELD)
+        return value
 
 
 # --- event/v1 ------------------------------------------------------------------------------------
@@ -149,9 +158,12 @@ def event_action_problems(action: str, values: Mapping[str, object]) -> list[tup
 
 
 class EventRecord(_Record):
-    """One lifecycle action of a supervision event (SPEC §3.1); key `(event_id, action)`."""
+    """One lifecycle action of a supervision event (docs/contract.md §3.1); key `(event_id, action)`."""
 
     SCHEMA: ClassVar[str] = "event/v1"
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("event_id", "action")
+    MESSAGE_KEY_FIELD: ClassVar[str] = "event_id"
+    PRIMARY_TIME_FIELD: ClassVar[str] = "at"
     schema_: Literal["event/v1"] = Field(alias="schema")
     version: _Version = 1
     event_id: _EventId
@@ -191,18 +203,6 @@ class EventRecord(_Record):
             )
         return self
 
-    @property
-    def record_key(self) -> tuple[str, ...]:
-        return ("event", self.event_id, self.action)
-
-    @property
-    def message_key(self) -> str:
-        return self.event_id
-
-    @property
-    def primary_time(self) -> datetime:
-        return self.at
-
 
 # --- inspection/v1 -------------------------------------------------------------------------------
 def _check_party_id(party_type: str, party_id: str, *, natural_person_checked: bool) -> None:
@@ -234,9 +234,12 @@ class Target(_Model):
 
 
 class InspectionRecord(_Record):
-    """One inspection (行政检查) record (SPEC §3.2); key `record_id`."""
+    """One inspection (行政检查) record (docs/contract.md §3.2); key `record_id`."""
 
     SCHEMA: ClassVar[str] = "inspection/v1"
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("record_id",)
+    MESSAGE_KEY_FIELD: ClassVar[str] = "item_code"  # co-partitioned with the catalogue
+    PRIMARY_TIME_FIELD: ClassVar[str] = "at"
     schema_: Literal["inspection/v1"] = Field(alias="schema")
     version: _Version = 1
     record_id: _Text128
@@ -250,24 +253,15 @@ class InspectionRecord(_Record):
     inspectors: tuple[_Text64, ...] = Field(min_length=1, max_length=10)
     result: Literal["compliant", "non_compliant", "target_not_found", "other"]
 
-    @property
-    def record_key(self) -> tuple[str, ...]:
-        return ("inspection", self.record_id)
-
-    @property
-    def message_key(self) -> str:
-        return self.item_code
-
-    @property
-    def primary_time(self) -> datetime:
-        return self.at
-
 
 # --- item/v1 -------------------------------------------------------------------------------------
 class ItemRecord(_Record):
-    """One version of a supervision catalogue item (SPEC §3.3); key `item_code`."""
+    """One version of a supervision catalogue item (docs/contract.md §3.3); key `item_code`."""
 
     SCHEMA: ClassVar[str] = "item/v1"
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("item_code",)
+    MESSAGE_KEY_FIELD: ClassVar[str] = "item_code"
+    PRIMARY_TIME_FIELD: ClassVar[str] = "at"
     schema_: Literal["item/v1"] = Field(alias="schema")
     version: _Version = 1
     item_code: _Text128
@@ -278,24 +272,12 @@ class ItemRecord(_Record):
     onboarded: bool
     active: bool
 
-    @property
-    def record_key(self) -> tuple[str, ...]:
-        return ("item", self.item_code)
-
-    @property
-    def message_key(self) -> str:
-        return self.item_code
-
-    @property
-    def primary_time(self) -> datetime:
-        return self.at
-
 
 # --- disclosure/v1 -------------------------------------------------------------------------------
 class Party(_Model):
     """The penalised party; a natural person's `id` is not validated here.
 
-    An unmasked natural-person id is a publication *violation* (SPEC §7), evaluated by the daemon,
+    An unmasked natural-person id is a publication *violation* (docs/contract.md §7), evaluated by the daemon,
     not a record error: the record faithfully reports what was published.
     """
 
@@ -310,9 +292,14 @@ class Party(_Model):
 
 
 class DisclosureRecord(_Record):
-    """One published administrative-penalty result (SPEC §3.4); key `disclosure_id`."""
+    """One published administrative-penalty result (docs/contract.md §3.4); key `disclosure_id`."""
 
     SCHEMA: ClassVar[str] = "disclosure/v1"
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("disclosure_id",)
+    MESSAGE_KEY_FIELD: ClassVar[str] = "disclosure_id"
+    PRIMARY_TIME_FIELD: ClassVar[str] = "decided_at"
+    # `publicity_until` is excluded on purpose: it is *meant* to lie in the future.
+    EVENT_TIME_FIELDS: ClassVar[tuple[str, ...]] = ("published_at", "withdrawn_at", "revoked_at")
     schema_: Literal["disclosure/v1"] = Field(alias="schema")
     version: _Version = 1
     disclosure_id: _Text128
@@ -361,24 +348,15 @@ class DisclosureRecord(_Record):
             )
         return self
 
-    @property
-    def record_key(self) -> tuple[str, ...]:
-        return ("disclosure", self.disclosure_id)
-
-    @property
-    def message_key(self) -> str:
-        return self.disclosure_id
-
-    @property
-    def primary_time(self) -> date:
-        return self.decided_at
-
 
 # --- disclosure-request/v1 -----------------------------------------------------------------------
 class DisclosureRequestRecord(_Record):
-    """One step of a withdraw/modify application (SPEC §3.5); key `(request_id, action)`."""
+    """One step of a withdraw/modify application (docs/contract.md §3.5); key `(request_id, action)`."""
 
     SCHEMA: ClassVar[str] = "disclosure-request/v1"
+    RECORD_KEY_FIELDS: ClassVar[tuple[str, ...]] = ("request_id", "action")
+    MESSAGE_KEY_FIELD: ClassVar[str] = "disclosure_id"  # co-partitioned with the disclosures
+    PRIMARY_TIME_FIELD: ClassVar[str] = "at"
     schema_: Literal["disclosure-request/v1"] = Field(alias="schema")
     version: _Version = 1
     request_id: _Text128
@@ -389,18 +367,6 @@ class DisclosureRequestRecord(_Record):
     reason: Literal["legacy_improper", "expired", "revoked", "credit_repair", "correction"]
     department: _DepartmentCode
     batch_id: _Text128 | None = None
-
-    @property
-    def record_key(self) -> tuple[str, ...]:
-        return ("disclosure-request", self.request_id, self.action)
-
-    @property
-    def message_key(self) -> str:
-        return self.disclosure_id
-
-    @property
-    def primary_time(self) -> datetime:
-        return self.at
 
 
 Record = EventRecord | InspectionRecord | ItemRecord | DisclosureRecord | DisclosureRequestRecord
@@ -413,7 +379,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
 )
 
 
-# --- DLQ envelope (SPEC §5) ----------------------------------------------------------------------
+# --- DLQ envelope (docs/contract.md §5) ----------------------------------------------------------------
 Encoding = Literal["utf-8", "base64"]
 
 
@@ -425,7 +391,7 @@ class DlqSource(_Model):
     offset: Annotated[int, Field(ge=0)]
     key: str | None
     timestamp: Annotated[int, Field(ge=0)] | None
-    # Not in SPEC §5's list: without it a reader cannot tell a base64 key from a text key.
+    # Not in docs/contract.md §5's list: without it a reader cannot tell a base64 key from a text key.
     key_encoding: Encoding = "utf-8"
 
 
@@ -447,10 +413,10 @@ def _text_or_base64(raw: bytes | None) -> tuple[str | None, Encoding]:
 
 
 class DlqRecord(_Model):
-    """A message that failed validation, produced to the DLQ with its errors (SPEC §5).
+    """A message that failed validation, produced to the DLQ with its errors (docs/contract.md §5).
 
     `value` is the original text, or base64 of the original bytes when they are not UTF-8; which one
-    is said by `value_encoding` (an addition to SPEC §5, defaulting to its text case).
+    is said by `value_encoding` (an addition to docs/contract.md §5, defaulting to its text case).
     """
 
     SCHEMA: ClassVar[str] = "dlq"
@@ -473,7 +439,7 @@ class DlqRecord(_Model):
         errors: tuple[FieldError, ...] | list[FieldError],
         seen_at: datetime,
     ) -> DlqRecord:
-        """The DLQ record of a consumed message, encoding key and value as SPEC §5 asks."""
+        """The DLQ record of a consumed message, encoding key and value as docs/contract.md §5 asks."""
         key_text, key_encoding = _text_or_base64(key)
         value_text, value_encoding = _text_or_base64(value)
         return cls(

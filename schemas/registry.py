@@ -1,7 +1,7 @@
 """Reference data: the registered departments and divisions, and the label values derived from them.
 
 Every department or division label the daemon exports goes through `Registry.department_label` /
-`Registry.division_label`, so bad input can never create a new time series (SPEC §8, §9.4).
+`Registry.division_label`, so bad input can never create a new time series (docs/contract.md §8, §9.4).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ import fcntl
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from daemon.tools.broker import accepts_connections, free_port, poll_until
 
 #: The Kafka release the suite is pinned to; docs/operations.md and deploy/ name the same one
 #: (tests/unit/test_deploy_files.py checks). ``SVMON_TEST_KAFKA_VERSION`` runs the suite on another.
@@ -151,29 +152,6 @@ def _java() -> str:
     return java
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((_HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
 @dataclass(frozen=True)
 class ScramListener:
     """A ``SASL_SSL`` listener with SCRAM-SHA-512: the server's PEM (key + chain) and one user."""
@@ -200,8 +178,8 @@ class KafkaNode:
 
     node_id: int
     directory: Path
-    port: int = field(default_factory=_free_port)
-    controller_port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
     sasl_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -293,7 +271,7 @@ class KafkaCluster:
         self.scram = scram
         self._start_timeout = start_timeout
         self.nodes = [
-            KafkaNode(i, directory / f"node-{i}", sasl_port=_free_port() if scram else None)
+            KafkaNode(i, directory / f"node-{i}", sasl_port=free_port() if scram else None)
             for i in range(1, nodes + 1)
         ]
         self.replication_factor = min(3, nodes)
@@ -352,9 +330,10 @@ class KafkaCluster:
                         f"log {node.log_path}:\n{node.log_tail()}"
                     )
             # A restarted node is unfenced (listed) a moment before its client listener accepts.
-            return node_ids <= self.live_brokers() and all(_accepts(self.node(n).port) for n in node_ids)
+            accepting = all(accepts_connections(_HOST, self.node(n).port) for n in node_ids)
+            return accepting and node_ids <= self.live_brokers()
 
-        if not _wait(listed, timeout, interval=0.25):
+        if not poll_until(listed, timeout, interval=0.25):
             worst = next((n for n in self.nodes if n.node_id in node_ids), self.nodes[0])
             raise KafkaUnavailable(
                 f"Kafka brokers {sorted(node_ids)} not all up within {timeout:.0f} s "
@@ -455,7 +434,7 @@ class KafkaCluster:
             if failures:
                 raise KafkaUnavailable("cannot create topics: " + "; ".join(failures))
             # Creation returns before every broker has the partitions: wait until each has a leader.
-            if not _wait(lambda: self._all_led(admin, wanted), timeout_s, interval=0.1):
+            if not poll_until(lambda: self._all_led(admin, wanted), timeout_s, interval=0.1):
                 raise KafkaUnavailable(f"topics {wanted} got no leaders within {timeout_s:.0f} s")
 
     @staticmethod

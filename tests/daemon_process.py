@@ -12,9 +12,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daemon import streams
 from tests.services import free_port, wait_for
 
-TOPIC_FIELDS = ("events", "inspections", "catalog", "disclosures", "disclosure_requests")
+TOPIC_FIELDS = streams.NAMES
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Daemon:
             {
                 "SVMON_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
                 "SVMON_KAFKA__GROUP_ID": self.group,
-                # Short group timings: a join takes ~2 s instead of ~20 s against Tansu (FIELD-NOTES).
+                # Short group timings: a join takes ~2 s instead of ~20 s against Tansu (measured here).
                 "SVMON_KAFKA__SESSION_TIMEOUT_MS": "3000",
                 "SVMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
                 "SVMON_KAFKA__MAX_POLL_INTERVAL_MS": "10000",

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.timeutil import SHANGHAI
+from daemon.core.timeutil import SHANGHAI
 from tests.services import wait_for
 
 CAUGHT_UP = "caught up:"

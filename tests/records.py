@@ -1,4 +1,4 @@
-"""Factories of raw records for all five schemas of SPEC §3, valid and invalid, as Kafka would carry them.
+"""Factories of raw records of the five record types (contract §3), valid and invalid, as Kafka carries them.
 
 Shared by unit, property and integration tests and by the benchmark. Everything random takes a
 ``random.Random`` so a seed reproduces the same bytes. A :class:`Raw` knows, by construction, whether it
@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final
 
+from daemon import streams
+
 if TYPE_CHECKING:
-    from daemon.engine import Engine
-    from daemon.pipeline import Message
+    from daemon.core.prepare import Message
+    from daemon.runtime.engine import Engine
 
 CST: Final = timezone(timedelta(hours=8))
 # Registered departments of the shipped registry (seeds/registry.yaml), with their divisions.
@@ -36,21 +38,9 @@ REQUEST_ACTIONS: Final = ("submitted", "approved", "rejected", "executed")
 REASONS: Final = ("legacy_improper", "expired", "revoked", "credit_repair", "correction")
 CHANNELS: Final = ("mobile", "pc", "paper")
 
-# Stream name (as in daemon.engine.topic_streams) -> default topic of SPEC §2.
-TOPICS: Final = {
-    "events": "svmon.events",
-    "inspections": "svmon.inspections",
-    "catalog": "svmon.catalog",
-    "disclosures": "svmon.disclosures",
-    "disclosure_requests": "svmon.disclosure-requests",
-}
-SCHEMA_STREAM: Final = {
-    "event/v1": "events",
-    "inspection/v1": "inspections",
-    "item/v1": "catalog",
-    "disclosure/v1": "disclosures",
-    "disclosure-request/v1": "disclosure_requests",
-}
+# Stream name -> its default topic, and record type -> stream name (daemon.streams).
+TOPICS: Final = {stream.name: stream.default_topic for stream in streams.STREAMS}
+SCHEMA_STREAM: Final = {stream.schema: stream.name for stream in streams.STREAMS}
 
 # --- identifiers ---------------------------------------------------------------------------------
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -246,7 +236,7 @@ def encode(record: dict[str, Any]) -> bytes:
 
 
 def message_key(record: dict[str, Any]) -> bytes:
-    """The Kafka key of SPEC §2 for a record."""
+    """The Kafka key of docs/contract.md §2 for a record."""
     schema = record["schema"]
     name = {
         "event/v1": "event_id",
@@ -515,7 +505,7 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 def scenario_messages(seed: int, scale: float) -> list[Message]:
     """Every message of a generated year as consumed: partition 0 of a topic named after its stream."""
-    from daemon.pipeline import Message
+    from daemon.core.prepare import Message
     from seeds.scenario import STREAMS, generate
 
     scenario = generate(seed, scale=scale)
@@ -529,8 +519,8 @@ def scenario_messages(seed: int, scale: float) -> list[Message]:
 def assign_offsets(
     messages: list[Raw], partitions: int = 1, timestamp_ms: int | None = None
 ) -> list[Message]:
-    """``daemon.pipeline.Message`` values for ``messages``, with consecutive offsets per topic-partition."""
-    from daemon.pipeline import Message
+    """``Message`` values (daemon.core.prepare) for ``messages``, consecutive offsets per topic-partition."""
+    from daemon.core.prepare import Message
 
     stamp = int(INGESTED.timestamp() * 1000) if timestamp_ms is None else timestamp_ms
     next_offset: dict[tuple[str, int], int] = {}
@@ -544,11 +534,11 @@ def assign_offsets(
 
 
 def make_engine(store_url: str, now: datetime = INGESTED, **settings: Any) -> Engine:
-    """A ``daemon.engine.Engine`` on ``store_url`` with the shipped registry and a clock stuck at ``now``."""
-    from daemon.calendar import WorkingCalendar
+    """An ``Engine`` on ``store_url`` with the shipped registry and a clock stuck at ``now``."""
     from daemon.config import Settings, StoreSettings
-    from daemon.engine import Engine
-    from daemon.store.sql import open_store
+    from daemon.core.calendar import WorkingCalendar
+    from daemon.runtime.engine import Engine
+    from daemon.store import open_store
     from schemas.registry import load_registry
 
     config = Settings(store=StoreSettings(url=store_url), **settings)

@@ -17,8 +17,8 @@ from typing import NoReturn, Protocol
 
 import pytest
 
-from daemon.broker import TansuBroker, free_port
 from daemon.exceptions import SourceError
+from daemon.tools.broker import TansuBroker, free_port
 
 __all__ = [
     "Broker",
@@ -77,7 +77,7 @@ class Broker(Protocol):
 
 
 class Tansu(TansuBroker):
-    """A running Tansu broker on loopback (``daemon.broker``); memory storage, gone when it ends."""
+    """A running Tansu broker on loopback (``daemon.tools.broker``); memory storage, gone when it ends."""
 
     name = "Tansu"
 

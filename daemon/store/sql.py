@@ -1,6 +1,6 @@
 """SQL checkpoint store: SQLite (WAL, embedded default) and PostgreSQL, one implementation.
 
-Checkpoint order, inside ONE transaction (SPEC §9.1: state and offsets committed together):
+Checkpoint order, inside ONE transaction (docs/contract.md §9.1: state and offsets committed together):
 1. check the fencing epoch of every scope written (another instance may have claimed it);
 2. upsert dirty entities, aggregate cells and 双随机 marks as absolute values, and add the deltas of
    days before the resident window (held in the store only) to their rows;
@@ -13,20 +13,17 @@ for lag tools only: on restart the stored offsets win.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import orjson
 
+from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError, StoreVersionError
-from daemon.state.entities import Entity, is_resident
-from daemon.state.partition import PartitionState
-from daemon.store.base import SCHEMA_VERSION, FencedError, StoredEntity
+from daemon.store.protocol import SCHEMA_VERSION, FencedError, StoredEntity
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS svmon_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -35,7 +32,7 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS svmon_offsets (topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
     # Keyed by scope and partition too: a message whose Kafka key differs from its entity key lands in
-    # another partition, and each partition's copy of that entity is its own (SPEC §2).
+    # another partition, and each partition's copy of that entity is its own (docs/contract.md §2).
     "CREATE TABLE IF NOT EXISTS svmon_entities (scope TEXT NOT NULL, part INTEGER NOT NULL,"
     " key TEXT NOT NULL, kind TEXT NOT NULL, resident INTEGER NOT NULL, data TEXT NOT NULL,"
     " PRIMARY KEY (scope, part, key))",
@@ -93,8 +90,21 @@ _UPSERT_META = (
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
 )
 
-_EPOCH = "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
-_EPOCH_FOR_UPDATE = _EPOCH + " FOR UPDATE"
+EPOCH_QUERY = "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the databases svmon stores in (``daemon.store.sqlite``, ``.postgres``)."""
+
+    name: str
+    #: The DB-API parameter style: statements here are written with ``?``.
+    placeholder: str
+    #: Opens a write transaction where the connection does not (SQLite runs in autocommit mode).
+    begin_write: str | None
+    #: Reads a scope's epoch at checkpoint and holds a rival claim off until COMMIT. SQLite's
+    #: ``BEGIN IMMEDIATE`` already holds every other writer off; PostgreSQL needs ``FOR UPDATE``.
+    lock_epoch: str
 
 
 def _dumps(value: Any) -> str:
@@ -104,13 +114,12 @@ def _dumps(value: Any) -> str:
 
 
 class SqlStore:
-    """A :class:`daemon.store.base.Store` over a DB-API connection (sqlite3 or psycopg)."""
+    """A :class:`daemon.store.protocol.Store` over a DB-API connection (sqlite3 or psycopg)."""
 
-    def __init__(self, url: str, connect: Callable[[], Any], *, placeholder: str, dialect: str) -> None:
+    def __init__(self, url: str, connect: Callable[[], Any], dialect: Dialect) -> None:
         self.url = url
         self._connect = connect
         self._current: Any = connect()
-        self._placeholder = placeholder
         self._dialect = dialect
         self.migrated_from: int | None = None  # the schema version this open upgraded, if any
         self._prepare_schema()
@@ -130,12 +139,11 @@ class SqlStore:
     # --- plumbing ---------------------------------------------------------------------------------
 
     def _sql(self, statement: str) -> str:
-        return statement if self._placeholder == "?" else statement.replace("?", self._placeholder)
+        placeholder = self._dialect.placeholder
+        return statement if placeholder == "?" else statement.replace("?", placeholder)
 
     def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
-        cursor = self._connection.cursor()
-        cursor.execute(self._sql(statement), parameters)
-        return cursor
+        return self._connection.execute(self._sql(statement), parameters)
 
     def _executemany(self, statement: str, rows: list[Sequence[Any]]) -> None:
         if rows:
@@ -161,8 +169,8 @@ class SqlStore:
             if stored is None:
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
             elif stored < SCHEMA_VERSION:
-                if self._dialect == "sqlite":
-                    self._execute("BEGIN IMMEDIATE")  # autocommit otherwise: migrate all or nothing
+                if self._dialect.begin_write:
+                    self._execute(self._dialect.begin_write)  # migrate all or nothing
                 if stored == 1:
                     for statement in _FROM_VERSION_1:
                         self._execute(statement)
@@ -203,33 +211,33 @@ class SqlStore:
             self._rollback()
             raise StoreError(f"cannot claim {scope}/{partition} in {self.url}: {exc}") from exc
 
-    def restore(self, state: PartitionState) -> None:
-        scope, part = state.scope, state.partition
+    def load(self, scope: str, partition: int, first_day: int | None) -> StoredScope:
+        stored = StoredScope()
+        since = -1 if first_day is None else first_day
         try:
             rows = self._execute(
                 "SELECT key, data FROM svmon_entities WHERE scope = ? AND part = ? AND resident = 1",
-                (scope, part),
+                (scope, partition),
             ).fetchall()
-            for key, data in rows:
-                state.adopt(Entity.from_json(key, orjson.loads(data)))
-            first_day = -1 if state.resident_from is None else state.resident_from
+            stored.entities = [(key, orjson.loads(data)) for key, data in rows]
             for day, indicator, department, division, numerator, denominator in self._execute(
                 "SELECT day, indicator, department, division, numerator, denominator FROM svmon_aggregates"
                 " WHERE scope = ? AND part = ? AND day >= ?",
-                (scope, part, first_day),
+                (scope, partition, since),
             ):
-                state.load_aggregate(
-                    (int(day), indicator, department, division), int(numerator), int(denominator)
+                stored.aggregates.append(
+                    ((int(day), indicator, department, division), int(numerator), int(denominator))
                 )
             for item_code, day, count in self._execute(
                 "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ? AND day >= ?",
-                (scope, part, first_day),
+                (scope, partition, since),
             ):
-                state.load_mark(item_code, int(day), int(count))
+                stored.marks.append((item_code, int(day), int(count)))
             self._connection.commit()
         except Exception as exc:
             self._rollback()
-            raise StoreError(f"cannot restore {scope}/{part} from {self.url}: {exc}") from exc
+            raise StoreError(f"cannot restore {scope}/{partition} from {self.url}: {exc}") from exc
+        return stored
 
     def offsets(self, topic_partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Stored next offsets; partitions never checkpointed are absent."""
@@ -264,9 +272,8 @@ class SqlStore:
 
     # --- checkpoint -------------------------------------------------------------------------------
 
-    def checkpoint(self, states: Iterable[PartitionState], epochs: dict[tuple[str, int], int]) -> None:
-        states = [state for state in states if state.dirty]
-        if not states:
+    def checkpoint(self, changes: Sequence[Changes], epochs: dict[ScopeId, int]) -> None:
+        if not changes:
             return
         entity_rows: list[Sequence[Any]] = []
         aggregate_rows: list[Sequence[Any]] = []
@@ -274,38 +281,26 @@ class SqlStore:
         offset_rows: list[Sequence[Any]] = []
         delta_rows: list[Sequence[Any]] = []  # days before the resident window: added, not set
         mark_delta_rows: list[Sequence[Any]] = []
-        for state in states:
-            scope, part = state.scope, state.partition
-            for key in state.dirty.entities:
-                entity = state.entities[key]
-                resident = 1 if is_resident(entity) else 0
-                entity_rows.append((key, scope, part, entity.kind, resident, _dumps(entity.to_json())))
-            for agg_key in state.dirty.aggregates:
-                numerator, denominator = state.aggregate_value(agg_key)
-                aggregate_rows.append((scope, part, *agg_key, numerator, denominator))
-            for item_code, day in state.dirty.marks:
-                mark_rows.append((scope, part, item_code, day, state.marks.get(item_code, {}).get(day, 0)))
-            for agg_key, (numerator, denominator) in state.dirty.aggregate_deltas.items():
-                if numerator or denominator:
-                    delta_rows.append((scope, part, *agg_key, numerator, denominator))
-            for (item_code, day), count in state.dirty.mark_deltas.items():
-                if count:
-                    mark_delta_rows.append((scope, part, item_code, day, count))
-            for topic in state.dirty.offsets:
-                offset_rows.append((topic, part, state.offsets[topic]))
+        for change in changes:
+            scope, part = change.scope, change.partition
+            for key, kind, resident, row in change.entities:
+                entity_rows.append((key, scope, part, kind, int(resident), _dumps(row)))
+            aggregate_rows.extend((scope, part, *key, n, d) for key, n, d in change.aggregates)
+            mark_rows.extend((scope, part, code, day, count) for code, day, count in change.marks)
+            delta_rows.extend((scope, part, *key, n, d) for key, n, d in change.aggregate_deltas)
+            mark_delta_rows.extend((scope, part, code, day, count) for code, day, count in change.mark_deltas)
+            offset_rows.extend((topic, part, offset) for topic, offset in change.offsets)
         try:
-            if self._dialect == "sqlite":
-                self._execute("BEGIN IMMEDIATE")
-            for state in states:
-                # FOR UPDATE holds a rival claim off until COMMIT; SQLite's BEGIN IMMEDIATE already does.
-                lock = _EPOCH_FOR_UPDATE if self._dialect == "postgresql" else _EPOCH
-                row = self._execute(lock, (state.scope, state.partition)).fetchone()
-                expected = epochs.get(state.scope_id)
+            if self._dialect.begin_write:
+                self._execute(self._dialect.begin_write)
+            for change in changes:
+                row = self._execute(self._dialect.lock_epoch, change.scope_id).fetchone()
+                expected = epochs.get(change.scope_id)
                 if row is None or int(row[0]) != expected:
                     raise FencedError(
-                        f"{state.scope}/{state.partition} was claimed by another instance"
+                        f"{change.scope}/{change.partition} was claimed by another instance"
                         f" (epoch {None if row is None else row[0]}, ours {expected})",
-                        state.scope_id,
+                        change.scope_id,
                     )
             self._executemany(_UPSERT_ENTITY, entity_rows)
             self._executemany(_UPSERT_AGGREGATE, aggregate_rows)
@@ -321,8 +316,6 @@ class SqlStore:
         except Exception as exc:
             self._rollback()
             raise StoreError(f"checkpoint to {self.url} failed: {exc}") from exc
-        for state in states:
-            state.dirty.clear()
 
     # --- health and reading -----------------------------------------------------------------------
 
@@ -380,93 +373,3 @@ class SqlStore:
     def is_empty(self) -> bool:
         """True when nothing was ever checkpointed here."""
         return self.last_checkpoint_at() is None
-
-
-# How long opening a SQLite store keeps retrying while another process holds a lock on it.
-SQLITE_OPEN_TIMEOUT_S = 30.0
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def _open_sqlite(url: str, path: str) -> SqlStore:
-    target = Path(path)
-
-    def connect_once() -> sqlite3.Connection:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE at checkpoint), so a
-        # reader never holds a write lock and a checkpoint never waits on an implicit transaction.
-        connection = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
-            # transactions, which then replay from Kafka because offsets roll back with them.
-            connection.execute("PRAGMA synchronous=NORMAL")
-            # 64 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's
-            # B-trees, and with the default most of those pages come back from the OS each time.
-            connection.execute("PRAGMA cache_size=-65536")
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    def connect() -> sqlite3.Connection:
-        # Two instances opening a new store at once both switch it to WAL; SQLite then fails one of
-        # them with "database is locked" at once, without waiting (its busy timeout cannot apply to
-        # a lock upgrade that would deadlock). That is a race, not an error: try again shortly.
-        deadline = time.monotonic() + SQLITE_OPEN_TIMEOUT_S
-        while True:
-            try:
-                return connect_once()
-            except sqlite3.Error as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
-            except OSError as exc:
-                raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
-            time.sleep(0.05)
-
-    return _SqliteStore(url, connect, placeholder="?", dialect="sqlite")
-
-
-class _SqliteStore(SqlStore):
-    """SQLite in autocommit mode: explicit BEGIN for writes; reads commit as no-ops."""
-
-    def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
-        return self._connection.execute(statement, parameters)
-
-    def _executemany(self, statement: str, rows: list[Sequence[Any]]) -> None:
-        if rows:
-            self._connection.executemany(statement, rows)
-
-
-def _open_postgres(url: str) -> SqlStore:
-    import psycopg  # noqa: PLC0415 - only PostgreSQL deployments pay for loading it
-
-    def connect() -> Any:
-        try:
-            connection = psycopg.connect(url, connect_timeout=5, application_name="svmon")
-            # A hung server must fail the statement, not hang the loop: /readyz then says why.
-            connection.execute("SET statement_timeout = 15000")
-            connection.commit()
-        except Exception as exc:
-            raise StoreError(f"cannot connect to PostgreSQL store {_redact(url)}: {exc}") from exc
-        return connection
-
-    return SqlStore(_redact(url), connect, placeholder="%s", dialect="postgresql")
-
-
-def _redact(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
-
-
-def open_store(url: str) -> SqlStore:
-    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://…``)."""
-    if url.startswith("sqlite:///"):
-        return _open_sqlite(url, url.removeprefix("sqlite:///") or "svmon-state.db")
-    if url.startswith(("postgresql://", "postgres://")):
-        return _open_postgres(url)
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///path or postgresql://user@host/db")

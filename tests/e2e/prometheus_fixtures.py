@@ -189,7 +189,7 @@ def running_alertmanager(workdir: Path, config_file: Path = ALERTMANAGER_CONFIG)
 def running_svmon(workdir: Path, bootstrap_servers: str) -> Iterator[str]:
     """A real ``svmon run`` (this checkout) with SQLite state under ``workdir``; yields ``host:port``.
 
-    Waits on ``/healthz`` only: /metrics answers even while the broker is unreachable (SPEC §9.5),
+    Waits on ``/healthz`` only: /metrics answers even while the broker is unreachable (docs/contract.md §9.5),
     which is what a scrape needs. Readiness is the caller's business.
     """
     port = free_port()

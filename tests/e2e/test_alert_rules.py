@@ -24,7 +24,7 @@ RUNBOOKS_DIR = REPO / "alerts" / "runbooks"
 RUNBOOK_BASE = "https://svmon.example.org/alerts/runbooks/"
 DASHBOARD_BASE = "https://grafana.svmon.example.org/d/"
 
-# SLO targets (SPEC §8 defaults) of the burn-rate alerts, by alert-name prefix.
+# SLO targets (docs/contract.md §8 defaults) of the burn-rate alerts, by alert-name prefix.
 SLO_TARGETS = {"SupervisionOnTimeHandling": 0.95, "SupervisionDataAccuracy": 0.999}
 # `(factor * (1 - target))`, as every burn-rate threshold in alerts/rules/slo.yml is written.
 BURN_THRESHOLD = re.compile(r"\(\s*([0-9.]+)\s*\*\s*\(\s*1\s*-\s*([0-9.]+)\s*\)\s*\)")

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import broker_binary
 from daemon.exceptions import SourceError
-from daemon.report import format_percent
+from daemon.reports.render import format_percent
+from daemon.tools.broker import broker_binary
 from tests.demo_process import report_json, run_report, start_demo, still_running
 from tests.services import unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-#: 宁波市数据局2023年度法治政府建设报告, as SPEC §11 quotes it.
+#: 宁波市数据局2023年度法治政府建设报告, as docs/contract.md §11 quotes it.
 SEED_REPORT = {
     "event_handling_rate": "99.99",  # 事件处理率
     "data_accuracy_rate": "100.00",  # 数据准确率 (after corrections)

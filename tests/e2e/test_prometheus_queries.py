@@ -288,7 +288,7 @@ def test_dashboards_read_only_known_metrics(prometheus: Prometheus) -> None:
 
 
 def test_golden_exposition_is_the_contract_of_spec_section_10() -> None:
-    """The golden exposition carries every metric name svmon promises in SPEC §10."""
+    """The golden exposition carries every metric name svmon promises in docs/contract.md §10."""
     text = GOLDEN.read_text(encoding="utf-8")
     families = set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
     assert families >= {

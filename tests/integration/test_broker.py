@@ -1,4 +1,4 @@
-"""``daemon.broker``: a real Tansu process started, given topics, paused, resumed and torn down."""
+"""``daemon.tools.broker``: a real Tansu process started, given topics, paused, resumed and torn down."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from daemon.broker import TansuBroker
 from daemon.exceptions import SourceError
-from daemon.probe import ProbeSettings, broker_problem
+from daemon.runtime.probe import ProbeSettings, broker_problem
+from daemon.tools.broker import TansuBroker
 from tests.services import unavailable, unique_name, wait_for
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from daemon.broker import broker_binary
 from daemon.exceptions import SourceError
+from daemon.tools.broker import broker_binary
 from seeds.scenario import Scenario, generate
 from tests.demo_process import Demo, report_json, start_demo, still_running
 from tests.services import unavailable

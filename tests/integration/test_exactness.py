@@ -1,4 +1,4 @@
-"""SPEC §9.1 and §9.3 against the real thing: ``svmon run`` consuming from Tansu, killed with SIGKILL.
+"""docs/contract.md §9.1 and §9.3 against the real thing: ``svmon run`` consuming, killed with SIGKILL.
 
 A generated scenario (duplicates, corrections, out-of-order and late actions, cancellations,
 reassignments, invalid records) is produced once; one daemon consumes it uninterrupted, another is
@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules, report_counts
-from daemon.indicators import Counts
-from daemon.store.sql import open_store
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.indicators import Counts
+from daemon.reports.query import report_counts
+from daemon.store import open_store
 from seeds.scenario import Scenario, generate
 from tests.daemon_process import Daemon, Topics, stored_offsets
 from tests.services import Broker, unique_name, wait_for
@@ -179,7 +179,7 @@ def test_sigkill_at_six_points_changes_no_numerator_or_denominator(
     consumed = _metric_sum(metrics, "supervision_messages_consumed_total")
     dlq_writes = _metric_sum(metrics, "supervision_dlq_writes_total")
     rejected = expected_dlq(scenario, topics, placed)
-    # Nothing dropped (SPEC §9.3): consumed = applied + DLQ, with the DLQ holding exactly the bad ones.
+    # Nothing dropped (docs/contract.md §9.3): consumed = applied + DLQ, the DLQ holding exactly the bad ones.
     assert consumed == total
     assert dlq_writes == len(rejected)
     steady_dlq = dlq_sources(any_broker.bootstrap, topics.dlq, len(rejected))

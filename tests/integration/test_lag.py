@@ -6,8 +6,8 @@ To see them agree on something other than zero, svmon checkpoints by count only,
 half of the scenario: the records produced after it are applied (in memory) but not yet durable,
 which is what a crash would replay and what the lag must show. On Apache Kafka the figure must also
 equal the lag this test computes from what it produced; Tansu reports a partition's end offset as
-the base offset of its last batch (FIELD-NOTES), so there only the agreement with the group's
-committed offsets is checked.
+the base offset of its last batch (docs/operations.md, "Consumer lag"), so there only the agreement
+with the group's committed offsets is checked.
 """
 
 from __future__ import annotations

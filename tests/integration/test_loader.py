@@ -1,4 +1,4 @@
-"""`svmon load` against a real Tansu broker: every line comes back unchanged, keyed per SPEC §2."""
+"""`svmon load` against a real Tansu broker: every line comes back unchanged, keyed per the contract §2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from daemon.config import Settings
-from daemon.loader import load_command, message_key
+from daemon.tools.loader import load_command, message_key
 from seeds.scenario import generate, write_jsonl
 from tests.services import Broker, unique_name, wait_for
 

@@ -1,4 +1,4 @@
-"""SPEC §9.5 against real services: while the broker or the store is away, svmon keeps answering
+"""docs/contract.md §9.5 against real services: while the broker or the store is away, svmon keeps answering
 /metrics and /healthz, says why it is not ready, and resumes without loss when they return."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Partitions added to a topic while svmon runs are taken over and consumed (Apache Kafka).
 
 Growing a topic changes the group's metadata, and the group leader rejoins by itself. kafka-python
-3.0.12 can lose the assignment of such a rejoin (the comment in ``daemon.source._Listener``
+3.0.12 can lose the assignment of such a rejoin (the comment in ``daemon.runtime.source._Listener``
 explains how): the member then stays in the group and consumes nothing, for good. The topic grows
 six times here, and each time svmon must read records produced to the new partition (without
 the workaround about one growth in four was lost here, so six fail on most runs). Tansu 0.6

@@ -1,4 +1,4 @@
-"""Two ``svmon run`` members of one consumer group sharing one store (SPEC §9.1, §10 Config).
+"""Two ``svmon run`` members of one consumer group sharing one store (docs/contract.md §9.1, §10 Config).
 
 Both shared stores are covered: PostgreSQL (several hosts) and one SQLite file (several processes on
 one host, the way to use more than one core; README "Performance").

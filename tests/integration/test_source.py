@@ -1,4 +1,4 @@
-"""``daemon.source.KafkaSource`` against real brokers: what it refuses to start with."""
+"""``daemon.runtime.source.KafkaSource`` against real brokers: what it refuses to start with."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from daemon.config import KafkaSettings
 from daemon.exceptions import SourceError
-from daemon.source import KafkaSource, Partition
+from daemon.runtime.source import KafkaSource, Partition
 from tests.services import Broker, unique_name
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
-from daemon.engine import report_counts
 from daemon.exceptions import StoreVersionError
-from daemon.store.sql import open_store
+from daemon.reports.query import report_counts
+from daemon.store import open_store
 from tests import records
 from tests.records import INGESTED, FakeDlq
 from tests.unit.test_store_sqlite import (

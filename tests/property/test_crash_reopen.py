@@ -1,4 +1,5 @@
-"""Crash and reopen (SPEC §9.1): a run that dies between checkpoints and replays from the stored offsets
+"""Crash and reopen (docs/contract.md §9.1): a run that dies between checkpoints and replays from the stored
+offsets
 ends with exactly the state of an uninterrupted run, and the DLQ holds every rejected message.
 """
 
@@ -14,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.engine import Engine, report_counts
-from daemon.pipeline import Message
+from daemon.core.prepare import Message
+from daemon.reports.query import report_counts
+from daemon.runtime.engine import Engine
 from schemas.decode import Accepted, decode
 from schemas.registry import load_registry
 from tests import records

@@ -30,7 +30,7 @@ INGESTED_AT = datetime(2023, 10, 9, 12, 0, tzinfo=timezone(timedelta(hours=8)))
 _CODES = frozenset(ErrorCode)
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# --- identifiers, computed from the published algorithms (FIELD-NOTES), independent of the code ----
+# --- identifiers, computed from the published algorithms, independent of the code ----
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -1,7 +1,7 @@
-"""Order-freedom (SPEC §9.2): any delivery order, duplicates and stale versions give the same state.
+"""Order-freedom (docs/contract.md §9.2): any delivery order, duplicates and stale versions, the same state.
 
 The second half checks the totals of many interleaved entities against an independent computation
-written here from SPEC §4, §6 and §7 (with chinese-calendar directly, not the daemon's calendar).
+written here from docs/contract.md §4, §6 and §7 (with chinese-calendar directly, not the daemon's calendar).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import chinese_calendar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules, report_counts, topic_streams
-from daemon.pipeline import Message, Pipeline
-from daemon.state.partition import PartitionState
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.prepare import Message, Pipeline
+from daemon.core.state.partition import PartitionState
+from daemon.reports.query import report_counts
 from schemas.registry import load_registry
 from tests import records
 from tests.records import CST, INGESTED, Raw
@@ -28,7 +28,7 @@ from tests.records import CST, INGESTED, Raw
 REGISTRY = load_registry(None)
 SETTINGS = Settings()
 RULES = make_rules(SETTINGS, WorkingCalendar(None))
-PIPELINE = Pipeline(REGISTRY, topic_streams(SETTINGS), SETTINGS.kafka.max_message_bytes)
+PIPELINE = Pipeline(REGISTRY, SETTINGS.kafka.max_message_bytes)
 STAMP_MS = int(INGESTED.timestamp() * 1000)
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -158,7 +158,7 @@ def test_replaying_a_prefix_again_changes_nothing(seed: int, data: st.DataObject
     assert observed(apply_all(order)) == observed(apply_all(messages))
 
 
-# --- independent computation from the SPEC ----------------------------------------------------------
+# --- independent computation from the contract (docs/contract.md) -----------------------------------
 
 ACCURACY, HANDLING, ON_TIME = "data_accuracy_rate", "event_handling_rate", "event_on_time_rate"
 MOBILE, DISCLOSURE_ON_TIME = "mobile_enforcement_rate", "disclosure_on_time_rate"
@@ -168,7 +168,7 @@ _ID_OR_PHONE = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9X]|1[3-9][0-9]{9})(?![0-9]
 
 
 def end_of_nth_working_day(day: date, n: int) -> datetime:
-    """SPEC §6: 23:59:59 Asia/Shanghai of the n-th working day after ``day``."""
+    """docs/contract.md §6: 23:59:59 Asia/Shanghai of the n-th working day after ``day``."""
     current = day
     while n:
         current += timedelta(days=1)
@@ -220,7 +220,7 @@ def _label(department: str | None) -> str:
 
 
 def expected_totals(messages: list[Raw], start: date, end: date, now: datetime) -> Expected:
-    """All eight indicators over [start, end] per department, straight from SPEC §4 and §7."""
+    """All eight indicators over [start, end] per department, straight from docs/contract.md §4 and §7."""
     expected: Expected = {}
     latest = latest_versions(messages)
     by_entity: dict[tuple[str, str], dict[str, Raw]] = {}
@@ -320,7 +320,7 @@ def expected_totals(messages: list[Raw], start: date, end: date, now: datetime) 
 
 
 def violations(record: dict[str, Any], now: datetime) -> list[str]:
-    """SPEC §7 violations of a currently published disclosure at ``now``."""
+    """docs/contract.md §7 violations of a currently published disclosure at ``now``."""
     found = []
     party = record["party"]
     texts = (record["content"], party["name"], record["decision_no"])
@@ -354,7 +354,7 @@ def by_department(counts: dict[tuple[str, str, str], list[int]]) -> Expected:
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), partitions=st.integers(1, 3))
 def test_interleaved_entities_match_an_independent_computation(seed: int, partitions: int) -> None:
-    """Hundreds of entities in random order give, per department, the totals SPEC §7 defines."""
+    """Hundreds of entities in random order give, per department, the totals docs/contract.md §7 defines."""
     import tempfile
 
     messages = records.mixed_stream(random.Random(seed), 150, garbage=5)

@@ -1,20 +1,25 @@
-"""Tests of daemon.app's consumer loop with a fake source: failures never end the daemon."""
+"""Tests of daemon.runtime.app's consumer loop with a fake source: failures never end the daemon."""
 
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from daemon import app as app_module
-from daemon.app import App
 from daemon.config import Settings
+from daemon.core.prepare import Message
 from daemon.exceptions import SourceError
-from daemon.metrics import FlowCounters
-from daemon.pipeline import Message
+from daemon.exposition.counters import FlowCounters
+from daemon.runtime import app as app_module
+from daemon.runtime.app import App, Kafka
+from daemon.runtime.membership import Membership
+from daemon.runtime.monitor import ProbeThread
+from daemon.runtime.readiness import Owner
+from daemon.runtime.source import Partition
 from tests import records
 from tests.records import FakeDlq
 
@@ -32,40 +37,46 @@ class _FailingOnceSource:
         if self.polls == 1:
             raise SourceError("polling Kafka failed: rebalance went wrong")
         if self.polls == 2:
-            self.reasons_after_failure = self.app.readiness()
+            self.reasons_after_failure = self.app.readiness.reasons()
         if self.polls >= 3:
             self.app.request_stop()
         return []
 
-    def assignment(self) -> list[tuple[str, int]]:
+    def seek(self, partition: Partition, offset: int | None) -> None: ...
+
+    def assignment(self) -> list[Partition]:
         return []
 
-    def pause(self, partitions: Any) -> None: ...
+    def pause(self, partitions: Iterable[Partition]) -> None: ...
 
-    def resume(self, partitions: Any) -> None: ...
+    def resume(self, partitions: Iterable[Partition]) -> None: ...
 
-    def commit(self, offsets: Any) -> None: ...
+    def commit(self, offsets: dict[Partition, int]) -> None: ...
 
-    def lag(self, positions: Any) -> dict[tuple[str, int], int]:
+    def lag(self, checkpointed: dict[Partition, int]) -> dict[Partition, int]:
         return {}
 
     def brokers(self) -> list[str]:
         return []
+
+    def close(self) -> None: ...
 
 
 def test_a_failed_poll_marks_not_ready_and_the_loop_carries_on(tmp_path: Path) -> None:
     """A poll error is a readiness reason, not a crash; the next good poll clears it."""
     app = App(Settings())
     engine = records.make_engine(f"sqlite:///{tmp_path}/state.db")
-    app.engine = engine
     source = _FailingOnceSource(app)
-    app.source = source  # type: ignore[assignment]
-    app.dlq = FakeDlq()  # type: ignore[assignment]
+    dlq = FakeDlq()
+    membership = Membership(engine, dlq, app.readiness)
+    membership.source = source
+    app.readiness.report(Owner.STARTUP, None)
     counters = FlowCounters(CollectorRegistry(), engine.registry, ["svmon.events"])
-    app._loop(engine, counters)
+    probe = ProbeThread(app.settings.kafka, app.readiness, threading.Event())
+    app.consume(engine, Kafka(source, dlq, membership), counters, probe)
     assert source.polls == 3
     assert any("rebalance went wrong" in reason for reason in source.reasons_after_failure)
-    assert not any("rebalance went wrong" in reason for reason in app.readiness())
+    assert not any("rebalance went wrong" in reason for reason in app.readiness.reasons())
     engine.store.close()
 
 

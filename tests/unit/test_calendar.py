@@ -1,4 +1,4 @@
-"""Tests of daemon.calendar: China's working days, the override file, the counted fallback, helpers."""
+"""Tests of daemon.core.calendar: China's working days, the override file, the counted fallback, helpers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.calendar import SHANGHAI, WorkingCalendar, local_date
+from daemon.core.calendar import SHANGHAI, WorkingCalendar, local_date
 from daemon.exceptions import ConfigError
 
 

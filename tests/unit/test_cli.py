@@ -143,10 +143,10 @@ def test_check_config_checks_the_registry_file(
 
 
 def test_run_dispatches_with_loaded_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """run loads settings from --config and returns what daemon.app.run returns."""
+    """run loads settings from --config and returns what daemon.runtime.app.run returns."""
     config = tmp_path / "svmon.yaml"
     config.write_text("kafka:\n  group_id: from-file\nlog:\n  format: json\n", "utf-8")
-    calls = _fake_command(monkeypatch, "daemon.app", "run", lambda: 0)
+    calls = _fake_command(monkeypatch, "daemon.runtime.app", "run", lambda: 0)
     assert main(["run", "--config", str(config)]) == 0
     ((settings, _),) = calls
     assert settings.kafka.group_id == "from-file"
@@ -165,7 +165,7 @@ def test_svmon_errors_become_exit_codes_and_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, error: Exception, code: int
 ) -> None:
     """Each svmon error maps to its exit code with one `svmon: error:` line and no traceback."""
-    _fake_command(monkeypatch, "daemon.app", "run", _raise(error))
+    _fake_command(monkeypatch, "daemon.runtime.app", "run", _raise(error))
     assert main(["run"]) == code
     err = capsys.readouterr().err
     assert err == f"svmon: error: {error}\n"
@@ -175,7 +175,7 @@ def test_debug_flag_and_variable_show_the_traceback(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--debug, or SVMON_DEBUG=1, adds the traceback before the one-line message."""
-    _fake_command(monkeypatch, "daemon.app", "run", _raise(SourceError("broker down")))
+    _fake_command(monkeypatch, "daemon.runtime.app", "run", _raise(SourceError("broker down")))
     assert main(["--debug", "run"]) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err
@@ -190,7 +190,7 @@ def test_unexpected_errors_exit_1_with_a_hint(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug (not an svmon error) exits 1 naming the exception type and how to see the traceback."""
-    _fake_command(monkeypatch, "daemon.app", "run", _raise(ZeroDivisionError("division by zero")))
+    _fake_command(monkeypatch, "daemon.runtime.app", "run", _raise(ZeroDivisionError("division by zero")))
     assert main(["run"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("svmon: error: unexpected ZeroDivisionError: division by zero (run with --debug")
@@ -201,7 +201,9 @@ def test_error_messages_are_masked(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Personal data quoted in an error message does not reach stderr."""
-    _fake_command(monkeypatch, "daemon.app", "run", _raise(DlqError("cannot park record of 13812345678")))
+    _fake_command(
+        monkeypatch, "daemon.runtime.app", "run", _raise(DlqError("cannot park record of 13812345678"))
+    )
     assert main(["--debug", "run"]) == 1
     assert "13812345678" not in capsys.readouterr().err
 
@@ -210,14 +212,14 @@ def test_keyboard_interrupt_exits_130(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C ends the command with status 130 and no traceback."""
-    _fake_command(monkeypatch, "daemon.app", "run", _raise(KeyboardInterrupt()))
+    _fake_command(monkeypatch, "daemon.runtime.app", "run", _raise(KeyboardInterrupt()))
     assert main(["run"]) == 130
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_demo_options_reach_the_command_and_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """demo parses its options and applies --store and --port to the settings it passes on."""
-    calls = _fake_command(monkeypatch, "daemon.demo", "demo_command")
+    calls = _fake_command(monkeypatch, "daemon.tools.demo", "demo_command")
     store = f"sqlite:///{tmp_path / 'demo.db'}"
     argv = ["demo", "--speed", "3600", "--keep-running", "--store", store, "--port", "0"]
     assert main([*argv, "--seed", "7", "--scale", "0.1"]) == 0
@@ -230,7 +232,7 @@ def test_demo_options_reach_the_command_and_settings(monkeypatch: pytest.MonkeyP
 
 def test_demo_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without options, demo runs fast with the configured store and port."""
-    calls = _fake_command(monkeypatch, "daemon.demo", "demo_command")
+    calls = _fake_command(monkeypatch, "daemon.tools.demo", "demo_command")
     assert main(["demo", "--speed", "realtime"]) == 0
     ((settings, args),) = calls
     assert args is not None
@@ -250,7 +252,7 @@ def test_invalid_store_option_is_a_config_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--store is validated like the setting it overrides."""
-    calls = _fake_command(monkeypatch, "daemon.reporting", "report_command")
+    calls = _fake_command(monkeypatch, "daemon.reports.report", "report_command")
     assert main(["report", "--period", "2023", "--store", "mysql://db/x"]) == 2
     assert calls == []
     err = capsys.readouterr().err
@@ -260,7 +262,7 @@ def test_invalid_store_option_is_a_config_error(
 
 def test_report_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """report requires --period and passes --by, --format and the --store override."""
-    calls = _fake_command(monkeypatch, "daemon.reporting", "report_command", lambda: 0)
+    calls = _fake_command(monkeypatch, "daemon.reports.report", "report_command", lambda: 0)
     argv = ["report", "--period", "2023-01-01..2023-06-30", "--by", "division", "--format", "csv"]
     assert main([*argv, "--store", "postgresql://svmon@db/svmon"]) == 0
     ((settings, args),) = calls
@@ -278,7 +280,7 @@ def test_report_requires_a_period_and_known_choices(capsys: pytest.CaptureFixtur
 
 def test_load_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """load takes FILE and --topic, and --bootstrap overrides the configured brokers."""
-    calls = _fake_command(monkeypatch, "daemon.loader", "load_command", lambda: 0)
+    calls = _fake_command(monkeypatch, "daemon.tools.loader", "load_command", lambda: 0)
     data = tmp_path / "events.jsonl"
     assert main(["load", str(data), "--topic", "svmon.events", "--bootstrap", "127.0.0.1:19092"]) == 0
     ((settings, args),) = calls
@@ -289,7 +291,7 @@ def test_load_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 
 def test_command_exit_code_is_passed_through(monkeypatch: pytest.MonkeyPatch) -> None:
     """A command's own non-zero return value becomes the exit code."""
-    _fake_command(monkeypatch, "daemon.loader", "load_command", lambda: 1)
+    _fake_command(monkeypatch, "daemon.tools.loader", "load_command", lambda: 1)
     assert main(["load", "x.jsonl", "--topic", "t"]) == 1
 
 

@@ -43,7 +43,7 @@ def _config_error(config_file: Path | None = None) -> str:
 
 
 def test_defaults_follow_the_spec() -> None:
-    """Without any configuration the settings are SPEC §2, §6, §8 and §10's defaults."""
+    """Without any configuration the settings are docs/contract.md §2, §6, §8 and §10's defaults."""
     settings = load_settings()
     assert settings.kafka.bootstrap_server_list == ["127.0.0.1:9092"]
     assert settings.kafka.topics.events == "svmon.events"
@@ -316,7 +316,7 @@ def test_masked_dump_hides_secrets() -> None:
 
 
 def test_sla_for_kind() -> None:
-    """The deadline rule for an event kind is looked up by its SPEC name; unknown kinds fail."""
+    """The deadline rule for an event kind is looked up by its name (contract §6); unknown kinds fail."""
     sla = load_settings().sla_working_days
     assert sla.for_kind("complaint") == 7
     with pytest.raises(KeyError):

@@ -1,7 +1,7 @@
 """The deploy files hang together: compose, Dockerfile, Prometheus config and Kubernetes manifests.
 
 Docker and Kubernetes cannot run on these machines, so this checks by structure what a
-`docker compose config` / `kubectl apply --dry-run` would, plus the conventions of SPEC §10.
+`docker compose config` / `kubectl apply --dry-run` would, plus the conventions of docs/contract.md §10.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 HTTP_PORT = 9108
-# SPEC §10: SVMON_ prefix, upper case, nested settings separated by a double underscore.
+# docs/contract.md §10: SVMON_ prefix, upper case, nested settings separated by a double underscore.
 ENV_NAME = re.compile(r"SVMON_[A-Z0-9]+(?:_[A-Z0-9]+)*(?:__[A-Z0-9]+(?:_[A-Z0-9]+)*)*")
 REQUIRED_ENV = {"SVMON_KAFKA__BOOTSTRAP_SERVERS", "SVMON_STORE__URL", "SVMON_HTTP__HOST", "SVMON_HTTP__PORT"}
 POD_LABELS = {"app.kubernetes.io/name": "svmon"}
@@ -110,7 +110,7 @@ def test_compose_named_volumes_are_declared() -> None:
 
 
 def test_compose_svmon_is_built_from_the_dockerfile_and_configured_by_spec_env() -> None:
-    """svmon builds from deploy/Dockerfile at the repo root and sets the SPEC's SVMON_* variables."""
+    """svmon builds from deploy/Dockerfile at the repo root and sets the SVMON_* variables (contract §10)."""
     svmon = _compose()["services"]["svmon"]
     assert (DEPLOY / svmon["build"]["context"] / svmon["build"]["dockerfile"]).resolve() == (
         DEPLOY / "Dockerfile"
@@ -229,7 +229,7 @@ def test_k8s_deployment_is_non_root_and_single_writer() -> None:
 
 
 def test_k8s_configmap_env_follows_spec_names_and_matches_the_port() -> None:
-    """The ConfigMap's SVMON_* names follow SPEC §10 and its HTTP port is the probed one."""
+    """The ConfigMap's SVMON_* names follow docs/contract.md §10 and its HTTP port is the probed one."""
     data = _k8s("ConfigMap")["data"]
     svmon_names = {name for name in data if name.startswith("SVMON_")}
     assert svmon_names >= REQUIRED_ENV

@@ -1,11 +1,11 @@
-"""The DLQ record of a rejected message (SPEC §5), as the pipeline builds it."""
+"""The DLQ record of a rejected message (docs/contract.md §5), as the pipeline builds it."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 
-from daemon.pipeline import DLQ_VALUE_LIMIT, Message, Pipeline, dlq_payload
+from daemon.core.prepare import DLQ_VALUE_LIMIT, Message, Pipeline, dlq_payload
 from schemas.records import DlqRecord
 from schemas.registry import load_registry
 
@@ -14,7 +14,7 @@ KAFKA_REQUEST_LIMIT = 1_048_576  # kafka-python's default max_request_size for t
 
 
 def _prepare(value: bytes, max_bytes: int = 1_048_576) -> bytes:
-    pipeline = Pipeline(load_registry(), {"t": "events"}, max_bytes)
+    pipeline = Pipeline(load_registry(), max_bytes)
     message = Message("t", 2, 41, b"E1", value, 1696726800000)
     prepared = pipeline.prepare(message, SEEN_AT)
     assert prepared.rejected is not None

@@ -1,4 +1,4 @@
-"""Tests of daemon.engine without Kafka: batches, the DLQ, checkpoints and snapshots."""
+"""Tests of daemon.runtime.engine without Kafka: batches, the DLQ, checkpoints and snapshots."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.engine import Engine, report_counts
+from daemon.core.prepare import Message
 from daemon.exceptions import DlqError
-from daemon.pipeline import Message
+from daemon.reports.query import report_counts
+from daemon.runtime.engine import Engine
 from tests import records
 from tests.records import CST, INGESTED, FakeDlq
 
@@ -26,7 +27,7 @@ def _engine(tmp_path: Path, *scopes: tuple[str, int]) -> Engine:
 
 
 def test_every_message_is_applied_or_sent_to_the_dlq(tmp_path: Path) -> None:
-    """Consumed = applied + rejected, and each rejected message is one DLQ write (SPEC §9.3)."""
+    """Consumed = applied + rejected, and each rejected message is one DLQ write (docs/contract.md §9.3)."""
     engine = _engine(tmp_path)
     messages = records.mixed_stream(random.Random(3), 80, garbage=5)
     dlq = FakeDlq()
@@ -82,7 +83,7 @@ def test_checkpoint_returns_the_offsets_to_commit(tmp_path: Path) -> None:
     dlq = FakeDlq()
     messages = [records.raw(records.event(f"E{n}", "created", TODAY)) for n in range(3)]
     engine.process(records.assign_offsets(messages), dlq)
-    assert engine.checkpoint(dlq) == {("svmon.events", 0): 3}
+    assert engine.checkpoint(dlq).offsets == {("svmon.events", 0): 3}
     assert engine.store.offsets([("svmon.events", 0)]) == {("svmon.events", 0): 3}
     engine.store.close()
 

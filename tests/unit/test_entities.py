@@ -1,15 +1,14 @@
-"""Tests of daemon.state.entities: version supersede rules, event derivation, contributions, residency."""
+"""Tests of daemon.core.state.entities: supersede rules, event derivation, contributions, residency."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules
-from daemon.pipeline import Pipeline
-from daemon.state.entities import (
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.prepare import Pipeline
+from daemon.core.state.entities import (
     ACCURACY,
     EMPTY,
     HANDLING,
@@ -17,16 +16,15 @@ from daemon.state.entities import (
     RULED,
     Entity,
     Rules,
-    Slot,
     contribution,
     event_view,
     is_resident,
     offer,
 )
-from daemon.state.partition import PartitionState
-from daemon.timeutil import SHANGHAI, end_of_day_epoch
+from daemon.core.state.partition import PartitionState
+from daemon.core.state.slots import EventData, InspectionData, Slot
+from daemon.core.timeutil import SHANGHAI, end_of_day_epoch
 from schemas.registry import load_registry
-from seeds.scenario import STREAMS
 from tests import records
 
 RULES = make_rules(Settings(), WorkingCalendar(None))
@@ -34,12 +32,13 @@ DAY = date(2023, 9, 28).toordinal()
 AT = datetime(2023, 9, 28, 9, tzinfo=SHANGHAI).timestamp()
 
 
-def _slot(version: int = 1, fingerprint: int = 1, valid: bool = True, **data: object) -> Slot:
-    return Slot(version, fingerprint, valid, DAY, "330200.scjgj", "330200", dict(data))
+def _slot(version: int = 1, fingerprint: int = 1, valid: bool = True, at: float = AT) -> Slot:
+    """An event action's slot (erroneous ones hold no data)."""
+    return Slot(version, fingerprint, valid, DAY, "330200.scjgj", "330200", EventData(at) if valid else None)
 
 
-def _created(**data: object) -> Slot:
-    return Slot(1, 1, True, DAY, "330200.scjgj", "330200", {"kind": "complaint", "at": AT, **data})
+def _created(deadline: float | None = None) -> Slot:
+    return Slot(1, 1, True, DAY, "330200.scjgj", "330200", EventData(AT, "complaint", deadline))
 
 
 def test_higher_version_supersedes() -> None:
@@ -86,7 +85,7 @@ def test_default_deadline_counts_working_days_across_the_national_day_holiday() 
 
 def test_reassignment_moves_department_and_deadline() -> None:
     """A valid reassigned record sets the responsible department and its deadline wins over created's."""
-    reassigned = Slot(1, 1, True, DAY, "330200.jtj", "330200", {"at": AT, "deadline": AT + 60})
+    reassigned = Slot(1, 1, True, DAY, "330200.jtj", "330200", EventData(AT, deadline=AT + 60))
     entity = Entity("event", "E1", {"created": _created(deadline=AT + 30), "reassigned": reassigned})
     view = event_view(entity, RULES)
     assert view is not None
@@ -132,7 +131,7 @@ def test_orphan_actions_count_nowhere_until_created() -> None:
 
 def test_erroneous_orphan_counts_at_its_own_day() -> None:
     """An erroneous action without a created counts as inaccurate at its own primary day and place."""
-    slot = Slot(1, 1, False, DAY - 5, "_unregistered", "_unknown", {})
+    slot = Slot(1, 1, False, DAY - 5, "_unregistered", "_unknown", None)
     counts = contribution(Entity("event", "E1", {"handled": slot}), RULES).counts
     assert counts == {(DAY - 5, ACCURACY, "_unregistered", "_unknown"): (0, 1)}
 
@@ -160,7 +159,11 @@ def test_entity_json_round_trip() -> None:
 
 def test_an_entity_stored_without_ruled_cells_has_its_share_derived() -> None:
     """Rows of schema version 2 are bare slot objects; rows without ruled cells store none."""
-    entity = Entity("inspection", "R:1", {"": _slot(channel="mobile", item_code="I1", double_random=True)})
+    entity = Entity(
+        "inspection",
+        "R:1",
+        {"": Slot(1, 1, True, DAY, "330200.scjgj", "330200", InspectionData("mobile", "I1", True))},
+    )
     entity.contribution = contribution(entity, RULES)
     for stored in ({"": entity.slots[""].to_json()}, entity.to_json()):
         copy = Entity.from_json(entity.key, json.loads(json.dumps(stored)))
@@ -179,7 +182,7 @@ def test_only_ruled_numerators_depend_on_the_rules() -> None:
     rules where everything is on time: the cell keys and denominators agree, numerators differ only
     in ``RULED`` series, and they do differ there (or this test would show nothing).
     """
-    pipeline = Pipeline(load_registry(None), {stream: stream for stream in STREAMS}, 1 << 20)
+    pipeline = Pipeline(load_registry(None), 1 << 20)
     state = PartitionState("all", 0, RULES)
     for message in records.scenario_messages(11, scale=0.02):
         prepared = pipeline.prepare(message, datetime.now(UTC))

@@ -1,4 +1,4 @@
-"""Tests of daemon.http on a free loopback port: /metrics, /healthz, /readyz and /api/v1/indicators."""
+"""Tests of daemon.exposition.http on a free loopback port: /metrics, /healthz, /readyz, the API."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from daemon.exceptions import StoreError
-from daemon.http import HttpServer
-from daemon.reporting import EmptyStoreError
+from daemon.exposition.http import HttpServer
+from daemon.reports.report import EmptyStoreError
 
 
 class _Fixture:

@@ -15,7 +15,7 @@ from schemas.identifiers import (
     mask_personal_info,
 )
 
-# Check digits computed independently from FIELD-NOTES (GB 32100-2015 / GB 11643-1999), not with
+# Check digits computed independently from the standards (GB 32100-2015 / GB 11643-1999), not with
 # the code under test.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -1,14 +1,13 @@
-"""Tests of daemon.indicators: violations at an injected now, coverage, onboarding, open requests, ratios."""
+"""Tests of daemon.core.indicators: violations at an injected now, coverage, onboarding, requests, ratios."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules
-from daemon.indicators import (
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.indicators import (
     compliance,
     coverage,
     disclosure_violations,
@@ -18,8 +17,9 @@ from daemon.indicators import (
     requests_open,
     sum_days,
 )
-from daemon.state.entities import Entity, Slot, contribution
-from daemon.timeutil import SHANGHAI, end_of_day_epoch
+from daemon.core.state.entities import Entity, contribution
+from daemon.core.state.slots import DisclosureData, EventData, ItemData, RequestData, Slot
+from daemon.core.timeutil import SHANGHAI, end_of_day_epoch
 
 RULES = make_rules(Settings(), WorkingCalendar(None))
 DECIDED = date(2023, 9, 28)  # 7 working days later, across the national-day holiday: 2023-10-13
@@ -39,7 +39,7 @@ def _disclosure(**changes: Any) -> Entity:
         "exposed": False,
     }
     data.update(changes)
-    slot = Slot(1, 1, True, DECIDED.toordinal(), DEPARTMENT, DIVISION, data)
+    slot = Slot(1, 1, True, DECIDED.toordinal(), DEPARTMENT, DIVISION, DisclosureData.from_json(data))
     return Entity("disclosure", "D1", {"": slot})
 
 
@@ -49,7 +49,7 @@ def test_a_clean_disclosure_has_no_violation() -> None:
 
 
 def test_each_violation_is_found() -> None:
-    """Each of the five SPEC §7 violations is reported on its own."""
+    """Each of the five docs/contract.md §7 violations is reported on its own."""
     until = date(2023, 10, 20).toordinal()  # withdraw by the end of 2023-10-25
     revoked = datetime(2023, 10, 20, 10, tzinfo=SHANGHAI).timestamp()
     cases = {
@@ -98,7 +98,8 @@ def test_compliance_tallies_violations_by_department() -> None:
 
 def _item(code: str, day: date, **data: Any) -> Entity:
     fields = {"at": 0.0, "double_random": True, "onboarded": True, "active": True, **data}
-    return Entity("item", code, {"": Slot(1, 1, True, day.toordinal(), DEPARTMENT, DIVISION, fields)})
+    slot = Slot(1, 1, True, day.toordinal(), DEPARTMENT, DIVISION, ItemData.from_json(fields))
+    return Entity("item", code, {"": slot})
 
 
 def test_coverage_is_per_period() -> None:
@@ -130,20 +131,26 @@ def test_onboarding_counts_active_items_as_of_the_period_end() -> None:
 
 def test_requests_open_until_executed_or_rejected() -> None:
     """A submitted request is open until a valid executed or rejected; grouped by department, kind, reason."""
-    submitted = Slot(1, 1, True, 1, DEPARTMENT, DIVISION, {"kind": "withdraw", "reason": "legacy_improper"})
-    executed = Slot(1, 1, True, 1, DEPARTMENT, DIVISION, {})
+    submitted = Slot(
+        1, 1, True, 1, DEPARTMENT, DIVISION, RequestData(0.0, "D1", "withdraw", "legacy_improper", None)
+    )
+    executed = Slot(
+        1, 1, True, 1, DEPARTMENT, DIVISION, RequestData(60.0, "D1", "withdraw", "legacy_improper", None)
+    )
     open_one = Entity("request", "Q1", {"submitted": submitted})
     done = Entity("request", "Q2", {"submitted": submitted, "executed": executed})
-    wrong = Entity("request", "Q3", {"submitted": submitted, "rejected": Slot(2, 1, False, 1, "d", "v", {})})
+    wrong = Entity(
+        "request", "Q3", {"submitted": submitted, "rejected": Slot(2, 1, False, 1, "d", "v", None)}
+    )
     assert requests_open([open_one, done, wrong]) == {(DEPARTMENT, "withdraw", "legacy_improper"): 2}
 
 
 def test_event_gauges_count_open_overdue_and_orphans() -> None:
     """Open events past their deadline at now are overdue; events with only actions are orphans."""
     at = datetime(2023, 9, 28, 9, tzinfo=SHANGHAI).timestamp()
-    created = Slot(1, 1, True, DECIDED.toordinal(), DEPARTMENT, DIVISION, {"at": at, "kind": "complaint"})
+    created = Slot(1, 1, True, DECIDED.toordinal(), DEPARTMENT, DIVISION, EventData(at, "complaint"))
     event = Entity("event", "E1", {"created": created})
-    orphan = Entity("event", "E2", {"handled": Slot(1, 1, True, 1, "", "", {"at": at})})
+    orphan = Entity("event", "E2", {"handled": Slot(1, 1, True, 1, "", "", EventData(at))})
     for entity in (event, orphan):
         entity.contribution = contribution(entity, RULES)
     key = ("complaint", DEPARTMENT, DIVISION)

@@ -1,4 +1,4 @@
-"""Unit tests of `daemon.loader`: keys, line reading, the progress display and the produce loop."""
+"""Unit tests of `daemon.tools.loader`: keys, line reading, the progress display and the produce loop."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from kafka.errors import KafkaError
 
-from daemon import loader
 from daemon.config import Settings
 from daemon.exceptions import ConfigError, SourceError
-from daemon.loader import ProgressBar, load_command, message_key, produce_messages, read_lines
+from daemon.tools import loader
+from daemon.tools.loader import ProgressBar, load_command, message_key, produce_messages, read_lines
 from tests.services import free_port
 
 
@@ -29,7 +29,7 @@ from tests.services import free_port
     ],
 )
 def test_message_key_follows_the_record_type(line: bytes, key: bytes) -> None:
-    """Each schema is keyed by its SPEC §2 entity field."""
+    """Each schema is keyed by its docs/contract.md §2 entity field."""
     assert message_key(line) == key
 
 

@@ -1,4 +1,4 @@
-"""Tests of daemon.metrics: the exposition (golden file, promtool) and bounded label values (SPEC §9.4)."""
+"""Tests of daemon.exposition: the exposition (golden file, promtool), bounded labels (contract §9.4)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon import __version__
-from daemon.config import Settings
-from daemon.engine import Engine, topic_streams
-from daemon.indicators import INDICATOR_IDS, VIOLATIONS
-from daemon.metrics import (
+from daemon.core.indicators import INDICATOR_IDS, VIOLATIONS
+from daemon.core.prepare import Message, Pipeline
+from daemon.core.snapshot import Snapshot
+from daemon.exposition.collectors import StateCollector
+from daemon.exposition.counters import (
     CHANNELS,
     EVENT_KINDS,
     PERIODS,
     REJECTIONS_BY_SCHEMA,
     FlowCounters,
-    Snapshot,
-    StateCollector,
 )
-from daemon.pipeline import SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL, Message, Pipeline
+from daemon.runtime.engine import Engine
+from daemon.streams import SCHEMAS, UNKNOWN_SCHEMA
 from schemas.errors import ErrorCode
 from schemas.registry import load_registry
 from tests import records
@@ -41,13 +41,14 @@ TODAY = INGESTED - timedelta(hours=1)
 
 def _exposition(engine: Engine, messages: list[records.Raw]) -> tuple[str, CollectorRegistry]:
     registry = CollectorRegistry(auto_describe=False)
-    engine.counters = FlowCounters(registry, REGISTRY, TOPICS)
+    counters = FlowCounters(registry, REGISTRY, TOPICS)
     registry.register(StateCollector(engine.snapshot, engine.settings.targets.model_dump()))
     for scope in ("events", "inspections", "disclosures"):
         engine.open_scope((scope, 0))
     dlq = FakeDlq()
-    engine.process(records.assign_offsets(messages), dlq)
-    engine.checkpoint(dlq)
+    counters.apply(engine.process(records.assign_offsets(messages), dlq).tally)
+    written = engine.checkpoint(dlq)
+    counters.checkpoint_written(written.seconds, engine.clock())
     return generate_latest(registry).decode(), registry
 
 
@@ -146,7 +147,7 @@ def _allowed() -> dict[str, set[str] | None]:
         "period": {*PERIODS, "now"},
         "kind": {*EVENT_KINDS, "withdraw", "modify"},
         "channel": set(CHANNELS),
-        "schema": {*SCHEMA_LABELS, UNKNOWN_SCHEMA_LABEL},
+        "schema": {*SCHEMAS, UNKNOWN_SCHEMA},
         "error": {code.value for code in ErrorCode},
         "violation": set(VIOLATIONS),
         "reason": {
@@ -210,7 +211,7 @@ def test_every_rejection_of_a_registered_department_has_a_precreated_label_set()
         if family.name == "supervision_records_erroneous"
         for sample in family.samples
     }
-    pipeline = Pipeline(REGISTRY, topic_streams(Settings()), 1 << 20)
+    pipeline = Pipeline(REGISTRY, 1 << 20)
     stamp = int(INGESTED_AT.timestamp() * 1000)
     later = INGESTED_AT + timedelta(days=1)
     crafted = [

@@ -1,22 +1,21 @@
-"""Tests of daemon.state.partition: contributions move with corrections, reassignments and cancellations."""
+"""Tests of daemon.core.state.partition: contributions move with corrections, reassignments, cancellations."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules, topic_streams
-from daemon.pipeline import Message, Pipeline
-from daemon.state.entities import Entity
-from daemon.state.partition import PartitionState
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.prepare import Message, Pipeline
+from daemon.core.state.entities import Entity
+from daemon.core.state.partition import PartitionState
 from schemas.registry import load_registry
 from tests import records
 from tests.records import INGESTED
 
 SETTINGS = Settings()
-PIPELINE = Pipeline(load_registry(None), topic_streams(SETTINGS), SETTINGS.kafka.max_message_bytes)
+PIPELINE = Pipeline(load_registry(None), SETTINGS.kafka.max_message_bytes)
 DAY = date(2023, 3, 1)
 START = records.at(DAY)
 SCJGJ, JTJ = "330200.scjgj", "330200.jtj"

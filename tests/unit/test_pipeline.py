@@ -1,4 +1,4 @@
-"""Tests of daemon.pipeline: messages to slots or rejections, and the DLQ record of SPEC §5."""
+"""Tests of daemon.core.prepare: messages to slots or rejections, and the DLQ record (docs/contract.md §5)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import json
 from datetime import date, timedelta
 
 from daemon.config import Settings
-from daemon.engine import topic_streams
-from daemon.pipeline import Message, Pipeline, dlq_payload
+from daemon.core.prepare import Message, Pipeline, dlq_payload
+from daemon.core.state.slots import EventData
 from schemas.records import DlqRecord
 from schemas.registry import load_registry
 from tests import records
 from tests.records import INGESTED
 
 SETTINGS = Settings()
-PIPELINE = Pipeline(load_registry(None), topic_streams(SETTINGS), SETTINGS.kafka.max_message_bytes)
+PIPELINE = Pipeline(load_registry(None), SETTINGS.kafka.max_message_bytes)
 STAMP = int(INGESTED.timestamp() * 1000)
 START = records.at(date(2023, 3, 1))
 
@@ -29,7 +29,7 @@ def test_valid_event_becomes_a_slot_of_its_action() -> None:
     assert (prepared.kind, prepared.ident, prepared.slot_name) == ("event", "E1", "created")
     assert prepared.slot is not None
     assert prepared.slot.valid
-    assert prepared.slot.data == {"at": START.timestamp(), "kind": "complaint"}
+    assert prepared.slot.data == EventData(START.timestamp(), "complaint")
     assert prepared.rejected is None
     assert not prepared.key_mismatch
 

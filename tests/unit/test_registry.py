@@ -63,7 +63,7 @@ def shipped() -> Registry:
 
 
 def test_shipped_divisions_are_exactly_spec_ningbo_list(shipped: Registry) -> None:
-    """The shipped divisions are SPEC §3's eleven Ningbo codes with their names."""
+    """The shipped divisions are docs/contract.md §3's eleven Ningbo codes with their names."""
     assert dict(shipped.divisions) == NINGBO_DIVISIONS
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of `daemon.report`: period parsing, the Report JSON, and its table/CSV/Markdown/JSON forms."""
+"""Tests of `daemon.reports.render`: period parsing, the Report JSON, its table, CSV, Markdown, JSON forms."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from daemon.report import (
+from daemon.reports.render import (
     INDICATORS,
     Period,
     build_report,
@@ -71,7 +71,7 @@ def test_parse_period_rejects_bad_input_with_a_readable_message(text: str, messa
 
 
 def test_indicators_are_the_eight_of_the_spec_in_order_with_chinese_names() -> None:
-    """INDICATORS lists SPEC §7's ids in the report order with their Chinese names."""
+    """INDICATORS lists docs/contract.md §7's ids in the report order with their Chinese names."""
     assert list(INDICATORS.items()) == [
         ("event_handling_rate", "事件处理率"),
         ("event_on_time_rate", "按时处置率"),
@@ -274,7 +274,7 @@ def test_unknown_format_is_refused() -> None:
 def test_render_empty_names_the_store_without_its_password() -> None:
     """The empty-store message says plainly that there is no data, names the store, hides the password."""
     text = render_empty("postgresql://svmon:s3cret@db.example:5432/svmon")
-    assert "postgresql://svmon:***@db.example:5432/svmon" in text
+    assert "postgresql://svmon:**********@db.example:5432/svmon" in text
     assert "s3cret" not in text
     assert "为空或不存在" in text
     assert "empty or does not exist" in text

@@ -1,4 +1,4 @@
-"""Tests of daemon.reporting: svmon report and the indicator API read the store."""
+"""Tests of daemon.reports.report: svmon report and the indicator API read the store."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from daemon.config import Settings, StoreSettings
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK
-from daemon.reporting import EmptyStoreError, report_command, report_json
+from daemon.reports.report import EmptyStoreError, report_command, report_json
 from tests import records
 from tests.records import INGESTED, FakeDlq
 
@@ -58,7 +58,7 @@ def test_empty_store_prints_a_plain_message(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_report_json_from_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The JSON report carries the SPEC §10 shape with the store's numerators and denominators."""
+    """The JSON report carries the docs/contract.md §10 shape with the store's numerators and denominators."""
     url = _filled(tmp_path)
     assert report_command(Settings(), _args(url, period="2023Q4")) == EXIT_OK
     report = json.loads(capsys.readouterr().out)

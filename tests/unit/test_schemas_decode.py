@@ -1,4 +1,4 @@
-"""decode(): every SPEC §5 error code, field paths, and what a rejection still tells the daemon."""
+"""decode(): every error code (contract §5), field paths, and what a rejection still tells the daemon."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_valid_records_are_accepted(registry: Registry, data: dict[str, Any]) ->
     }
 
 
-# (value, expected (code, field) pairs) — at least one case for every code of SPEC §5.
+# (value, expected (code, field) pairs) — at least one case for every code of docs/contract.md §5.
 ERROR_CASES: list[tuple[str, bytes | None, set[tuple[str, str | None]]]] = [
     ("tombstone", None, {("malformed", None)}),
     ("not utf-8", b'{"schema":"event/v1","event_id":"\xff"}', {("malformed", None)}),

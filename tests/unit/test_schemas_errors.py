@@ -10,7 +10,7 @@ from schemas.errors import ErrorCode, FieldError
 
 
 def test_error_codes_are_exactly_spec_section_5() -> None:
-    """The codes are SPEC §5's closed set, no more and no fewer."""
+    """The codes are docs/contract.md §5's closed set, no more and no fewer."""
     assert {code.value for code in ErrorCode} == {
         "malformed",
         "too_large",

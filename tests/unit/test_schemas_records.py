@@ -141,7 +141,7 @@ def _error_types(model: type[pydantic.BaseModel], data: dict[str, Any]) -> list[
 def test_record_keys_and_primary_time(
     model: type[EventRecord], data: dict[str, Any], key: tuple[str, ...], message_key: str, primary: Any
 ) -> None:
-    """Each record exposes its SPEC §3 record key, SPEC §2 message key and SPEC §4 primary time."""
+    """Each record exposes its record key (contract §3), message key (§2) and primary time (§4)."""
     record = _from_json(model, data)
     assert record.record_key == key
     assert record.message_key == message_key
@@ -151,7 +151,7 @@ def test_record_keys_and_primary_time(
 
 
 def test_record_types_cover_every_schema() -> None:
-    """RECORD_TYPES lists the five record schemas of SPEC §3 once each."""
+    """RECORD_TYPES lists the five record schemas of docs/contract.md §3 once each."""
     assert sorted(model.SCHEMA for model in RECORD_TYPES) == [
         "disclosure-request/v1",
         "disclosure/v1",
@@ -235,7 +235,7 @@ def test_dates_must_be_plain_dates() -> None:
     ],
 )
 def test_event_action_problems(action: str, values: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    """Per SPEC §3.1, each action requires some fields and forbids those not listed for it."""
+    """Per docs/contract.md §3.1, each action requires some fields and forbids those not listed for it."""
     assert event_action_problems(action, values) == expected
 
 
@@ -405,7 +405,7 @@ def test_dlq_record_needs_at_least_one_error() -> None:
 
 
 def test_dlq_record_accepts_the_spec_shape() -> None:
-    """A DLQ message with exactly SPEC §5's keys (no encoding markers) is valid."""
+    """A DLQ message with exactly docs/contract.md §5's keys (no encoding markers) is valid."""
     text = (
         '{"source":{"topic":"t","partition":0,"offset":3,"key":null,"timestamp":5},'
         '"errors":[{"code":"malformed","field":null,"message":"not JSON"}],'

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from daemon.engine import Engine, report_counts
+from daemon.core.prepare import Message
+from daemon.core.state.partition import PartitionState
+from daemon.core.state.slots import Slot
 from daemon.exceptions import StoreError, StoreVersionError
-from daemon.pipeline import Message
-from daemon.state.entities import Slot
-from daemon.state.partition import PartitionState
-from daemon.store.base import SCHEMA_VERSION, FencedError
-from daemon.store.sql import open_store
+from daemon.reports.query import report_counts
+from daemon.runtime.engine import Engine
+from daemon.store import open_store
+from daemon.store.protocol import SCHEMA_VERSION, FencedError
 from tests import records
 from tests.records import INGESTED, FakeDlq
 
@@ -158,7 +159,7 @@ def test_a_second_claim_fences_out_the_first_owner(store_url: str, engines: list
     old.process([_message(records.event("E1", "created", START), 0)], dlq)
     state = old.states[("events", 0)]
     with pytest.raises(FencedError) as raised:
-        old.store.checkpoint([state], old.epochs)
+        old.store.checkpoint([change for change in [state.changes()] if change is not None], old.epochs)
     assert raised.value.scope_id == ("events", 0)
     assert "claimed by another instance" in str(raised.value)
     assert new.store.offsets([("svmon.events", 0)]) == {}
@@ -178,7 +179,7 @@ def test_engine_drops_a_fenced_scope_and_checkpoints_the_rest(store_url: str, en
     )
     new = _engine(store_url, ("events", 0))
     engines.append(new)
-    offsets = old.checkpoint(dlq)
+    offsets = old.checkpoint(dlq).offsets
     assert ("events", 0) not in old.states
     assert offsets == {("svmon.events", 1): 1}
     assert old.store.offsets([("svmon.events", 0), ("svmon.events", 1)]) == {("svmon.events", 1): 1}
@@ -266,8 +267,10 @@ def test_a_version_1_store_is_migrated_keeping_its_entities(tmp_path: Path) -> N
         assert store.migrated_from == 1
         assert store.fetch("inspections", 0, ["item:I1"]) == [("item:I1", {})]
         state = PartitionState("inspections", 1, records.make_engine(f"sqlite:///{tmp_path}/o.db").rules)
-        state.apply("item", "I1", "", Slot(1, 1, False, 1, "d", "v", {}))
-        store.checkpoint([state], {("inspections", 1): store.claim("inspections", 1)})
+        state.apply("item", "I1", "", Slot(1, 1, False, 1, "d", "v", None))
+        changes = state.changes()
+        assert changes is not None
+        store.checkpoint([changes], {("inspections", 1): store.claim("inspections", 1)})
         assert len(store.fetch("inspections", 1, ["item:I1"])) == 1
         assert len(store.fetch("inspections", 0, ["item:I1"])) == 1
     finally:

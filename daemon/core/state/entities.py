@@ -1,10 +1,10 @@
 """Entity machines: how each record version lands in its entity, and what an entity contributes.
 
 Every entity (an event, an inspection, a catalogue item, a disclosure, a withdrawal request) is a
-set of *slots*, one per record key (SPEC §3: an event has one slot per action). A slot holds the
+set of *slots*, one per record key (docs/contract.md §3: an event has one slot per action). A slot holds the
 latest version seen for that record key, valid or erroneous. Everything the indicators need is then
 a pure function of the slots (:func:`contribution`), so the state is the same whatever order the
-versions arrived in (SPEC §9.2), and an update is applied to the aggregates as ``after − before``.
+versions arrived in (docs/contract.md §9.2), and an update is applied to the aggregates as ``after − before``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-EVENT: Final = "event"
-INSPECTION: Final = "inspection"
-ITEM: Final = "item"
-DISCLOSURE: Final = "disclosure"
-REQUEST: Final = "request"
+from daemon import streams
+from daemon.core.state.slots import DisclosureData, EventData, InspectionData, RequestData, Slot, data_of
 
-# Indicator ids whose numerators/denominators are maintained incrementally per day (SPEC §7).
+EVENT: Final = streams.BY_NAME["events"].kind
+INSPECTION: Final = streams.BY_NAME["inspections"].kind
+ITEM: Final = streams.BY_NAME["catalog"].kind
+DISCLOSURE: Final = streams.BY_NAME["disclosures"].kind
+REQUEST: Final = streams.BY_NAME["disclosure_requests"].kind
+
+# Indicator ids whose numerators/denominators are maintained incrementally per day (docs/contract.md §7).
 HANDLING: Final = "event_handling_rate"
 ON_TIME: Final = "event_on_time_rate"
 ACCURACY: Final = "data_accuracy_rate"
@@ -38,41 +41,8 @@ Mark = tuple[str, int]  # (item_code, day ordinal) of a valid 双随机 inspecti
 
 
 @dataclass(slots=True)
-class Slot:
-    """The latest version of one record key.
-
-    ``day``/``department``/``division`` place an erroneous version (SPEC §4); ``data`` holds the
-    few fields of a valid version that indicators read, with instants as Unix seconds.
-    """
-
-    version: int
-    fingerprint: int
-    valid: bool
-    day: int
-    department: str
-    division: str
-    data: dict[str, Any]
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.version,
-            self.fingerprint,
-            self.valid,
-            self.day,
-            self.department,
-            self.division,
-            self.data,
-        ]
-
-    @classmethod
-    def from_json(cls, raw: list[Any]) -> Slot:
-        version, fingerprint, valid, day, department, division, data = raw
-        return cls(int(version), int(fingerprint), bool(valid), int(day), department, division, data)
-
-
-@dataclass(slots=True)
 class Rules:
-    """Deadline rules of SPEC §6, with the calendar behind them.
+    """Deadline rules of docs/contract.md §6, with the calendar behind them.
 
     ``deadline`` maps (day ordinal, N working days) to the Unix time of the end of the Nth working
     day after that day; it is memoised by the caller-supplied function.
@@ -87,7 +57,7 @@ class Rules:
 
 @dataclass(slots=True)
 class EventView:
-    """What an event is right now, derived from its slots (SPEC §3.1)."""
+    """What an event is right now, derived from its slots (docs/contract.md §3.1)."""
 
     kind: str
     department: str
@@ -147,14 +117,14 @@ class Entity:
     def from_json(cls, key: str, raw: list[Any] | dict[str, Any]) -> Entity:
         """The entity of :meth:`to_json`, its ``contribution`` holding just the stored ruled cells.
 
-        :meth:`daemon.state.partition.PartitionState.adopt` completes the share. A row written
+        :meth:`daemon.core.state.partition.PartitionState.adopt` completes the share. A row written
         before ruled cells were stored (schema version 2: a bare slots object) is derived whole.
         """
         kind, _, ident = key.partition(":")
         if isinstance(raw, dict):
-            return cls(kind, ident, {name: Slot.from_json(value) for name, value in raw.items()})
+            return cls(kind, ident, {name: Slot.from_json(kind, value) for name, value in raw.items()})
         slots, ruled = raw
-        entity = cls(kind, ident, {name: Slot.from_json(value) for name, value in slots.items()})
+        entity = cls(kind, ident, {name: Slot.from_json(kind, value) for name, value in slots.items()})
         if ruled:
             entity.contribution = Contribution(
                 {
@@ -174,7 +144,7 @@ def offer(entity: Entity, name: str, slot: Slot) -> str:
     """Put ``slot`` in ``entity`` if it supersedes what is there; say what happened.
 
     Returns ``applied``, ``duplicate`` or ``stale``. Two different versions with the same number
-    are resolved by fingerprint so the outcome does not depend on arrival order (SPEC §9.2).
+    are resolved by fingerprint so the outcome does not depend on arrival order (docs/contract.md §9.2).
     """
     current = entity.slots.get(name)
     if current is None or slot.version > current.version:
@@ -205,15 +175,17 @@ def event_view(entity: Entity, rules: Rules) -> EventView | None:
     created = slots.get("created")
     if created is None or not created.valid:
         return None
-    created_data = created.data
-    kind = created_data["kind"]
+    created_data = data_of(created, EventData)
+    kind = created_data.kind or ""
     created_day = created.day
     reassigned = slots.get("reassigned")
     department = created.department
-    deadline = created_data.get("deadline")
+    deadline = created_data.deadline
     if reassigned is not None and reassigned.valid:
         department = reassigned.department
-        deadline = reassigned.data.get("deadline", deadline)
+        reassigned_deadline = data_of(reassigned, EventData).deadline
+        if reassigned_deadline is not None:
+            deadline = reassigned_deadline
     if deadline is None:
         deadline = rules.deadline(created_day, rules.sla_working_days[kind])
     cancelled = slots.get("cancelled")
@@ -223,7 +195,7 @@ def event_view(entity: Entity, rules: Rules) -> EventView | None:
         status = "cancelled"
     elif handled is not None and handled.valid:
         status = "handled"
-        handled_at = handled.data["at"]
+        handled_at = data_of(handled, EventData).at
     else:
         status = "open"
     return EventView(kind, department, created.division, created_day, deadline, status, handled_at)
@@ -234,7 +206,7 @@ def _event_contribution(entity: Entity, rules: Rules) -> Contribution:
     counts: dict[AggKey, tuple[int, int]] = {}
     if view is None:
         # Orphan actions count in no period until their created arrives; erroneous ones count at
-        # their own primary (or ingestion) time, as SPEC §4 says.
+        # their own primary (or ingestion) time, as docs/contract.md §4 says.
         for slot in entity.slots.values():
             if not slot.valid:
                 _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
@@ -268,9 +240,9 @@ def _inspection_contribution(entity: Entity, rules: Rules) -> Contribution:
     _single_slot_accuracy(slot, counts)
     if not slot.valid:
         return Contribution(counts, ())
-    data = slot.data
-    _add(counts, (slot.day, MOBILE, slot.department, slot.division), int(data["channel"] == "mobile"), 1)
-    marks: tuple[Mark, ...] = ((data["item_code"], slot.day),) if data.get("double_random") else ()
+    data = data_of(slot, InspectionData)
+    _add(counts, (slot.day, MOBILE, slot.department, slot.division), int(data.channel == "mobile"), 1)
+    marks: tuple[Mark, ...] = ((data.item_code, slot.day),) if data.double_random else ()
     return Contribution(counts, marks)
 
 
@@ -294,7 +266,7 @@ def _disclosure_contribution(entity: Entity, rules: Rules) -> Contribution:
     counts: dict[AggKey, tuple[int, int]] = {}
     _single_slot_accuracy(slot, counts)
     if slot.valid:
-        published_at = slot.data.get("published_at")
+        published_at = data_of(slot, DisclosureData).published_at
         if published_at is not None:
             on_time = published_at <= publish_deadline(slot.day, rules)
             _add(counts, (slot.day, DISCLOSURE_ON_TIME, slot.department, slot.division), int(on_time), 1)
@@ -314,9 +286,10 @@ def _request_contribution(entity: Entity, rules: Rules) -> Contribution:
     executed = slots.get("executed")
     if anchor is not None and executed is not None and executed.valid:
         group = (anchor.department, anchor.division)
-        elapsed = rules.working_days_between(anchor.data["at"], executed.data["at"])
+        submitted_data, executed_data = data_of(anchor, RequestData), data_of(executed, RequestData)
+        elapsed = rules.working_days_between(submitted_data.at, executed_data.at)
         _add(counts, (anchor.day, WITHDRAWAL_DAYS, *group), elapsed, 1)
-        batch = executed.data.get("batch_id") or anchor.data.get("batch_id")
+        batch = executed_data.batch_id or submitted_data.batch_id
         if batch:
             _add(counts, (anchor.day, WITHDRAWAL_BATCH_PREFIX + batch, *group), 1, 1)
     return Contribution(counts, ())
@@ -337,7 +310,7 @@ def contribution(entity: Entity, rules: Rules) -> Contribution:
 
 
 def is_resident(entity: Entity) -> bool:
-    """Whether the entity must stay in memory: it is open, or read live at scrape time (SPEC §9.4).
+    """Whether the entity must stay in memory: open, or read live at scrape time (docs/contract.md §9.4).
 
     Everything else is only needed again if a late version arrives, and is then loaded from the store.
     """
@@ -353,7 +326,7 @@ def is_resident(entity: Entity) -> bool:
         return view.status == "open"
     if kind == DISCLOSURE:
         slot = entity.slots.get("")
-        return slot is not None and slot.valid and slot.data.get("status") == "published"
+        return slot is not None and slot.valid and data_of(slot, DisclosureData).status == "published"
     if kind == REQUEST:
         submitted = entity.slots.get("submitted")
         if submitted is None or not submitted.valid:

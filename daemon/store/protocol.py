@@ -1,12 +1,12 @@
-"""The store protocol every checkpoint store implements."""
+"""The store protocol every checkpoint store implements, and the store's schema version."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError
-from daemon.state.partition import PartitionState
 
 SCHEMA_VERSION = 3
 """Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
@@ -18,21 +18,26 @@ StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)
 
 
 class Store(Protocol):
-    """Durable home of partition state; see ``docs/design.md`` for the checkpoint order."""
+    """Durable home of partition state; ``daemon/store/sql.py`` documents the checkpoint order."""
 
     url: str
+    #: The schema version opening this store upgraded from, or None.
+    migrated_from: int | None
 
     def claim(self, scope: str, partition: int) -> int:
         """Take ownership of a scope: bump and return its fencing epoch."""
 
-    def restore(self, state: PartitionState) -> None:
-        """Fill an empty state with the scope's resident entities, aggregates, marks and offsets."""
+    def load(self, scope: str, partition: int, first_day: int | None) -> StoredScope:
+        """The scope's resident entities, and its aggregate cells and marks from ``first_day`` on."""
+
+    def offsets(self, topic_partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Stored next offsets; partitions never checkpointed are absent."""
 
     def fetch(self, scope: str, partition: int, keys: Sequence[str]) -> list[StoredEntity]:
         """Stored entities among ``keys`` (entities evicted from memory because they were closed)."""
 
-    def checkpoint(self, states: Iterable[PartitionState], epochs: dict[tuple[str, int], int]) -> None:
-        """Write every state's dirty rows and next offsets in one transaction, then clear dirty marks.
+    def checkpoint(self, changes: Sequence[Changes], epochs: dict[ScopeId, int]) -> None:
+        """Write every scope's changes, next offsets included, in one transaction.
 
         Raises ``StoreError`` (nothing written) on failure, and ``FencedError`` if another instance
         claimed one of the scopes since (this instance must drop it).
@@ -57,10 +62,13 @@ class Store(Protocol):
     def last_checkpoint_at(self) -> float | None:
         """Unix time of the last successful checkpoint, or None for an empty store."""
 
+    def is_empty(self) -> bool:
+        """True when nothing was ever checkpointed here."""
+
 
 class FencedError(StoreError):
     """Another instance claimed a scope this instance was about to write: drop it, don't write."""
 
-    def __init__(self, message: str, scope_id: tuple[str, int]) -> None:
+    def __init__(self, message: str, scope_id: ScopeId) -> None:
         super().__init__(message)
         self.scope_id = scope_id

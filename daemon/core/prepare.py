@@ -8,26 +8,21 @@ the DLQ.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from daemon.state.entities import (
-    ACCURACY,
-    DISCLOSURE,
-    EVENT,
-    INSPECTION,
-    ITEM,
-    REQUEST,
-    AggKey,
-    Slot,
-)
-from daemon.timeutil import SHANGHAI, day_of, day_of_epoch
+from daemon import streams
+from daemon.core.state.entities import ACCURACY, AggKey
+from daemon.core.state.slots import DisclosureData, EventData, InspectionData, ItemData, RequestData, Slot
+from daemon.core.timeutil import SHANGHAI, day_of, day_of_epoch
 from schemas.decode import Accepted, Rejected, decode
 from schemas.errors import ErrorCode, FieldError
 from schemas.identifiers import find_personal_info, is_masked_id
 from schemas.records import (
     DisclosureRecord,
+    DisclosureRequestRecord,
     DlqRecord,
     EventRecord,
     InspectionRecord,
@@ -36,26 +31,9 @@ from schemas.records import (
 )
 from schemas.registry import UNKNOWN_DIVISION, Registry
 
-# Logical streams (SPEC §2) and the state scope each one lives in: co-partitioned topics share one.
-STREAM_SCOPE: Final = {
-    "events": "events",
-    "inspections": "inspections",
-    "catalog": "inspections",
-    "disclosures": "disclosures",
-    "disclosure_requests": "disclosures",
-}
-SCHEMA_LABELS: Final = ("event/v1", "inspection/v1", "item/v1", "disclosure/v1", "disclosure-request/v1")
-UNKNOWN_SCHEMA_LABEL: Final = "unknown"
 # Bytes of a rejected value echoed into its DLQ record: even if every byte is JSON-escaped as \\u00XX
 # (6x), the record stays under the 1 MiB Kafka request limit.
 DLQ_VALUE_LIMIT: Final = 128 * 1024
-_KEY_KINDS: Final = {
-    "event": EVENT,
-    "inspection": INSPECTION,
-    "item": ITEM,
-    "disclosure": DISCLOSURE,
-    "disclosure-request": REQUEST,
-}
 
 
 # Not frozen: one is built per consumed message, and a frozen dataclass costs ~0.5 us more to build
@@ -77,7 +55,7 @@ class Prepared:
     """A message after validation: where it goes in state, and what to tell the DLQ and metrics."""
 
     message: Message
-    schema: str  # a label value: one of SCHEMA_LABELS or "unknown"
+    schema: str  # a label value: a stream's record type (daemon.streams.SCHEMAS) or "unknown"
     department: str  # a label value: registered code or "_unregistered"
     kind: str | None  # entity kind, None for a message without a usable record key
     ident: str
@@ -93,7 +71,7 @@ def _epoch(moment: datetime | None) -> float | None:
 
 
 def personal_info_exposed(record: DisclosureRecord) -> bool:
-    """SPEC §7 ``personal_info_exposed``: an ID or phone in the text, or an unmasked natural person's ID."""
+    """``personal_info_exposed`` (contract §7): an ID or phone in the text, or a person's unmasked ID."""
     if record.party.type == "natural_person" and not is_masked_id(record.party.id):
         return True
     return any(find_personal_info(text) for text in (record.content, record.party.name, record.decision_no))
@@ -102,9 +80,8 @@ def personal_info_exposed(record: DisclosureRecord) -> bool:
 class Pipeline:
     """Turns messages into :class:`Prepared` values; holds only configuration, never state."""
 
-    def __init__(self, registry: Registry, topic_streams: dict[str, str], max_message_bytes: int) -> None:
+    def __init__(self, registry: Registry, max_message_bytes: int) -> None:
         self.registry = registry
-        self.topic_streams = topic_streams
         self.max_message_bytes = max_message_bytes
 
     def prepare(self, message: Message, now: datetime) -> Prepared:
@@ -128,85 +105,10 @@ class Pipeline:
         return self._rejected(message, decoded, fingerprint, day_of(ingested_at))
 
     def _accepted(self, message: Message, record: Record, fingerprint: int, key_mismatch: bool) -> Prepared:
-        registry = self.registry
-        department: str = record.department or ""
-        name: str
-        at = record.at.timestamp() if not isinstance(record, DisclosureRecord) else 0.0
-        data: dict[str, Any]
-        if isinstance(record, EventRecord):
-            kind, ident, name = EVENT, record.event_id, record.action
-            data = {"at": at}
-            if record.kind is not None:
-                data["kind"] = record.kind
-            if record.deadline is not None:
-                data["deadline"] = record.deadline.timestamp()
-            slot = Slot(
-                record.version,
-                fingerprint,
-                True,
-                day_of_epoch(at),
-                department or "",
-                record.division or "",
-                data,
-            )
-        elif isinstance(record, InspectionRecord):
-            kind, ident, name = INSPECTION, record.record_id, ""
-            data = {
-                "channel": record.channel,
-                "item_code": record.item_code,
-                "double_random": record.double_random_task is not None,
-            }
-            slot = Slot(
-                record.version, fingerprint, True, day_of_epoch(at), department, record.division, data
-            )
-        elif isinstance(record, ItemRecord):
-            kind, ident, name = ITEM, record.item_code, ""
-            data = {
-                "at": at,
-                "double_random": record.double_random,
-                "onboarded": record.onboarded,
-                "active": record.active,
-            }
-            division = registry.division_of(department)
-            slot = Slot(record.version, fingerprint, True, day_of_epoch(at), department, division, data)
-        elif isinstance(record, DisclosureRecord):
-            kind, ident, name = DISCLOSURE, record.disclosure_id, ""
-            data = {
-                "published_at": _epoch(record.published_at),
-                "status": record.status,
-                "procedure": record.procedure,
-                "withdrawn_at": _epoch(record.withdrawn_at),
-                "revoked_at": _epoch(record.revoked_at),
-                "publicity_until": None
-                if record.publicity_until is None
-                else record.publicity_until.toordinal(),
-                "exposed": personal_info_exposed(record),
-            }
-            day = record.decided_at.toordinal()
-            slot = Slot(record.version, fingerprint, True, day, department, record.division, data)
-        else:
-            kind, ident, name = REQUEST, record.request_id, record.action
-            data = {
-                "at": at,
-                "disclosure_id": record.disclosure_id,
-                "kind": record.kind,
-                "reason": record.reason,
-                "batch_id": record.batch_id,
-            }
-            division = registry.division_of(department)
-            slot = Slot(record.version, fingerprint, True, day_of_epoch(at), department, division, data)
-        return Prepared(
-            message,
-            record.SCHEMA,
-            department or "",
-            kind,
-            ident,
-            name,
-            slot,
-            None,
-            None,
-            key_mismatch,
-        )
+        ident, name, slot = _SLOT_BUILDERS[type(record)](record, fingerprint, self.registry)
+        kind = streams.BY_SCHEMA[record.SCHEMA].kind
+        department = record.department or ""
+        return Prepared(message, record.SCHEMA, department, kind, ident, name, slot, None, None, key_mismatch)
 
     def _rejected(
         self, message: Message, rejected: Rejected, fingerprint: int, ingested_day: int
@@ -218,21 +120,102 @@ class Pipeline:
             day = primary.toordinal()
         else:
             day = ingested_day
-        schema = rejected.schema if rejected.schema in SCHEMA_LABELS else UNKNOWN_SCHEMA_LABEL
+        stream = streams.BY_SCHEMA.get(rejected.schema or "")
+        schema = streams.UNKNOWN_SCHEMA if stream is None else stream.schema
         division = rejected.division or UNKNOWN_DIVISION
         record_key = rejected.record_key
-        slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, {})
-        if record_key is None or record_key[0] not in _KEY_KINDS:
+        slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, None)
+        if record_key is None or stream is None:
             counts = {(day, ACCURACY, rejected.department, division): (0, 1)}
             return Prepared(message, schema, rejected.department, None, "", "", None, counts, rejected, False)
-        kind = _KEY_KINDS[record_key[0]]
+        kind = stream.kind
         ident = record_key[1]
         name = record_key[2] if len(record_key) > 2 else ""
         return Prepared(message, schema, rejected.department, kind, ident, name, slot, None, rejected, False)
 
 
+# --- one slot builder per record type: (entity id, slot name, slot) ------------------------------
+# Instants become Unix seconds and dates day ordinals: state and checkpoints hold numbers, not objects.
+# The catalogue and withdrawal requests name no division; theirs is their department's (registry).
+
+_Built = tuple[str, str, Slot]
+
+
+def _event_slot(record: EventRecord, fingerprint: int, registry: Registry) -> _Built:
+    at = record.at.timestamp()
+    deadline = None if record.deadline is None else record.deadline.timestamp()
+    data = EventData(at, record.kind, deadline)
+    slot = Slot(
+        record.version,
+        fingerprint,
+        True,
+        day_of_epoch(at),
+        record.department or "",
+        record.division or "",
+        data,
+    )
+    return record.event_id, record.action, slot
+
+
+def _inspection_slot(record: InspectionRecord, fingerprint: int, registry: Registry) -> _Built:
+    data = InspectionData(record.channel, record.item_code, record.double_random_task is not None)
+    day = day_of_epoch(record.at.timestamp())
+    return (
+        record.record_id,
+        "",
+        Slot(record.version, fingerprint, True, day, record.department, record.division, data),
+    )
+
+
+def _item_slot(record: ItemRecord, fingerprint: int, registry: Registry) -> _Built:
+    at = record.at.timestamp()
+    data = ItemData(at, record.double_random, record.onboarded, record.active)
+    division = registry.division_of(record.department)
+    return (
+        record.item_code,
+        "",
+        Slot(record.version, fingerprint, True, day_of_epoch(at), record.department, division, data),
+    )
+
+
+def _disclosure_slot(record: DisclosureRecord, fingerprint: int, registry: Registry) -> _Built:
+    data = DisclosureData(
+        published_at=_epoch(record.published_at),
+        status=record.status,
+        procedure=record.procedure,
+        withdrawn_at=_epoch(record.withdrawn_at),
+        revoked_at=_epoch(record.revoked_at),
+        publicity_until=None if record.publicity_until is None else record.publicity_until.toordinal(),
+        exposed=personal_info_exposed(record),
+    )
+    day = record.decided_at.toordinal()
+    return (
+        record.disclosure_id,
+        "",
+        Slot(record.version, fingerprint, True, day, record.department, record.division, data),
+    )
+
+
+def _request_slot(record: DisclosureRequestRecord, fingerprint: int, registry: Registry) -> _Built:
+    at = record.at.timestamp()
+    data = RequestData(at, record.disclosure_id, record.kind, record.reason, record.batch_id)
+    division = registry.division_of(record.department)
+    slot = Slot(record.version, fingerprint, True, day_of_epoch(at), record.department, division, data)
+    return record.request_id, record.action, slot
+
+
+# Keyed by the exact model class (a record is an instance of exactly one), so each builder gets its type.
+_SLOT_BUILDERS: Final[dict[type[Record], Callable[[Any, int, Registry], _Built]]] = {
+    EventRecord: _event_slot,
+    InspectionRecord: _inspection_slot,
+    ItemRecord: _item_slot,
+    DisclosureRecord: _disclosure_slot,
+    DisclosureRequestRecord: _request_slot,
+}
+
+
 def dlq_payload(prepared: Prepared, seen_at: datetime) -> bytes:
-    """The DLQ record of SPEC §5 for a rejected message."""
+    """The DLQ record of docs/contract.md §5 for a rejected message."""
     message = prepared.message
     rejected = prepared.rejected
     if rejected is None:

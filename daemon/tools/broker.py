@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from daemon.exceptions import SourceError
 
-__all__ = ["TansuBroker", "broker_binary", "free_port"]
+__all__ = ["TansuBroker", "accepts_connections", "broker_binary", "free_port", "poll_until"]
 
 _HOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 2000
@@ -57,7 +57,8 @@ def free_port(host: str = _HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def _accepts_connections(host: str, port: int) -> bool:
+def accepts_connections(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` right now."""
     try:
         with socket.create_connection((host, port), timeout=0.2):
             return True
@@ -65,7 +66,7 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+def poll_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -137,13 +138,13 @@ class TansuBroker:
     def _start_once(self, binary: str) -> bool:
         """Spawn on ``self.port``; True once it accepts connections, False if it exited first."""
         process = self._spawn(binary)
-        _wait(
-            lambda: process.poll() is not None or _accepts_connections(_HOST, self.port),
+        poll_until(
+            lambda: process.poll() is not None or accepts_connections(_HOST, self.port),
             self._start_timeout,
         )
         if process.poll() is not None:
             return False
-        if not _accepts_connections(_HOST, self.port):
+        if not accepts_connections(_HOST, self.port):
             output = self.output_tail()
             self.stop()
             raise SourceError(
@@ -228,7 +229,7 @@ class TansuBroker:
 
     def create_topics(self, names: Iterable[str], partitions: int = 1, timeout_s: float = 30.0) -> None:
         """Create topics with ``partitions`` partitions each; an existing name is left as it is."""
-        # Imported here: daemon.source is the module that owns the consumer path (STYLE.md); this is
+        # Imported here: daemon.runtime.source is the module that owns the consumer path; this is
         # an admin call made only by the demo, the benchmark and tests.
         from kafka.admin import KafkaAdminClient  # noqa: PLC0415
         from kafka.errors import KafkaError  # noqa: PLC0415

@@ -1,30 +1,64 @@
 """The state of one partition scope: resident entities, per-day aggregates, coverage marks, offsets.
 
 A *scope* is a set of co-partitioned topics whose partition N is always owned by one instance
-(SPEC §2): ``events``; ``inspections`` (inspections + catalogue); ``disclosures`` (disclosures +
-withdrawal requests). Everything here is mutated only by :meth:`PartitionState.apply` and friends,
-which also record what became dirty so a checkpoint writes exactly the changed rows.
+(docs/contract.md §2; ``daemon.streams`` says which streams share one). Everything here is mutated
+only by :meth:`PartitionState.apply` and friends, which also record what became dirty; a checkpoint
+asks for those as a :class:`Changes` value, hands it to the store, and after the store's COMMIT
+tells the state they are durable (:meth:`PartitionState.committed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from daemon.state.entities import (
+from daemon.core.state.entities import (
     RULED,
     AggKey,
     Contribution,
     Entity,
     Mark,
     Rules,
-    Slot,
     contribution,
     is_resident,
     offer,
 )
+from daemon.core.state.slots import Slot
 
 ScopeId = tuple[str, int]  # (scope name, partition number)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one scope changed since its last checkpoint, as the rows a store writes.
+
+    ``entities``: (key, kind, resident, JSON-ready row); ``aggregates`` and ``marks`` hold absolute
+    values; ``aggregate_deltas`` and ``mark_deltas`` are for days before the resident window, which
+    live in the store only, and are added to the stored rows; ``offsets``: (topic, next offset).
+    """
+
+    scope: str
+    partition: int
+    entities: list[tuple[str, str, bool, list[Any]]]
+    aggregates: list[tuple[AggKey, int, int]]
+    marks: list[tuple[str, int, int]]
+    aggregate_deltas: list[tuple[AggKey, int, int]]
+    mark_deltas: list[tuple[str, int, int]]
+    offsets: list[tuple[str, int]]
+
+    @property
+    def scope_id(self) -> ScopeId:
+        return (self.scope, self.partition)
+
+
+@dataclass
+class StoredScope:
+    """What a store holds of one scope: resident entities (key, row) and the resident days' cells."""
+
+    entities: list[tuple[str, Any]] = field(default_factory=list)
+    aggregates: list[tuple[AggKey, int, int]] = field(default_factory=list)
+    marks: list[tuple[str, int, int]] = field(default_factory=list)  # (item_code, day, count)
 
 
 @dataclass
@@ -65,7 +99,7 @@ class PartitionState:
         self.scope = scope
         self.partition = partition
         self.rules = rules
-        # Aggregate cells and marks of days before this one stay in the store only (SPEC §9.4: memory
+        # Aggregate cells and marks of days before this one stay in the store only (contract §9.4: memory
         # follows open entities, not history); a late record's change to them is kept as a delta and
         # added to the stored row at the next checkpoint. None keeps every day in memory.
         self.resident_from = resident_from
@@ -199,6 +233,43 @@ class PartitionState:
             self.dirty.marks.add((item_code, day))
 
     # --- checkpoint support -----------------------------------------------------------------------
+
+    def changes(self) -> Changes | None:
+        """The rows changed since the last checkpoint, or None when nothing changed.
+
+        The dirty marks stay until :meth:`committed`: a checkpoint that fails writes them again.
+        """
+        dirty = self.dirty
+        if not dirty:
+            return None
+        entities = self.entities
+        marks = self.marks
+        return Changes(
+            scope=self.scope,
+            partition=self.partition,
+            entities=[
+                (key, entity.kind, is_resident(entity), entity.to_json())
+                for key, entity in ((key, entities[key]) for key in dirty.entities)
+            ],
+            aggregates=[(key, *self.aggregate_value(key)) for key in dirty.aggregates],
+            marks=[(code, day, marks.get(code, {}).get(day, 0)) for code, day in dirty.marks],
+            aggregate_deltas=[(key, n, d) for key, (n, d) in dirty.aggregate_deltas.items() if n or d],
+            mark_deltas=[(code, day, count) for (code, day), count in dirty.mark_deltas.items() if count],
+            offsets=[(topic, self.offsets[topic]) for topic in dirty.offsets],
+        )
+
+    def committed(self) -> None:
+        """The store has committed :meth:`changes`: nothing is dirty any more."""
+        self.dirty.clear()
+
+    def restore(self, stored: StoredScope) -> None:
+        """Load what the store holds of this scope into an empty state."""
+        for entity_key, row in stored.entities:
+            self.adopt(Entity.from_json(entity_key, row))
+        for cell, numerator, denominator in stored.aggregates:
+            self.load_aggregate(cell, numerator, denominator)
+        for item_code, day, count in stored.marks:
+            self.load_mark(item_code, day, count)
 
     def aggregate_value(self, key: AggKey) -> tuple[int, int]:
         day, indicator, department, division = key

@@ -1,4 +1,4 @@
-"""`svmon load FILE --topic T`: produce a JSON Lines file to a topic, byte for byte, keyed as SPEC §2 says.
+"""`svmon load FILE --topic T`: produce a JSON Lines file to a topic, byte for byte, keyed per contract §2.
 
 Each line is one message value, sent unchanged (only its ``\\n`` or ``\\r\\n`` terminator is removed;
 blank lines are skipped), so deliberately malformed lines reach the daemon as they are and end up in
@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from daemon import streams
 from daemon.exceptions import ConfigError, SourceError
 
 if TYPE_CHECKING:
@@ -38,14 +39,8 @@ __all__ = [
     "read_lines",
 ]
 
-#: The field that keys each record type's messages (SPEC §2), by the part of `schema` before the slash.
-_KEY_FIELDS = {
-    "event": "event_id",
-    "inspection": "item_code",
-    "item": "item_code",
-    "disclosure": "disclosure_id",
-    "disclosure-request": "disclosure_id",
-}
+#: The field that keys each record type's messages (docs/contract.md §2), by `schema` before the slash.
+_KEY_FIELDS = {stream.schema.split("/", 1)[0]: stream.record.MESSAGE_KEY_FIELD for stream in streams.STREAMS}
 # Batches of ~256 KiB with a 20 ms linger keep a bulk load near the client's throughput ceiling
 # without holding a record back noticeably when the file is small.
 _BATCH_SIZE = 256 * 1024
@@ -60,11 +55,12 @@ _TTY_INTERVAL_S = 0.1
 _PLAIN_INTERVAL_S = 5.0
 _BAR_WIDTH = 30
 
-Message = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, int | None]
+#: A message to produce: (key, value) or (key, value, Kafka timestamp in ms).
+Outgoing = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, int | None]
 
 
 def message_key(value: bytes) -> bytes | None:
-    """The SPEC §2 message key for a raw record, or None when the value is not a keyable record."""
+    """The message key (contract §2) of a raw record, or None when the value is not a keyable record."""
     try:
         parsed = json.loads(value)
     except ValueError:  # includes UnicodeDecodeError: the line is not UTF-8 JSON
@@ -187,7 +183,7 @@ class ProgressBar:
 def produce_messages(
     producer: Any,
     topic: str,
-    messages: Iterable[Message],
+    messages: Iterable[Outgoing],
     progress: Progress | None = None,
 ) -> int:
     """Send every `(key, value[, timestamp_ms])` to `topic` in order, flush, and return how many.

@@ -1,4 +1,4 @@
-"""Indicators of SPEC §7 as pure functions of state and an injected "now".
+"""Indicators of docs/contract.md §7 as pure functions of state and an injected "now".
 
 Five indicators are kept incrementally per day in the aggregates (handling, on-time, accuracy,
 mobile enforcement, disclosure on-time); they are summed over a period here. Three are read live from
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from daemon.state.entities import (
+from daemon.core.state.entities import (
     ACCURACY,
     DISCLOSURE_ON_TIME,
     HANDLING,
@@ -26,7 +26,8 @@ from daemon.state.entities import (
     Rules,
     publish_deadline,
 )
-from daemon.timeutil import day_of_epoch, end_of_day_epoch
+from daemon.core.state.slots import DisclosureData, ItemData, RequestData, data_of
+from daemon.core.timeutil import day_of_epoch, end_of_day_epoch
 
 ONBOARDING: Final = "item_onboarding_rate"
 COVERAGE: Final = "double_random_coverage_rate"
@@ -81,13 +82,16 @@ def sum_days(
     return counts
 
 
-def _valid_item(entity: Entity, until_day: int | None) -> tuple[str, str, dict[str, object]] | None:
+def _valid_item(entity: Entity, until_day: int | None) -> tuple[str, str, ItemData] | None:
     slot = entity.slots.get("")
-    if slot is None or not slot.valid or not slot.data.get("active"):
+    if slot is None or not slot.valid:
+        return None
+    data = data_of(slot, ItemData)
+    if not data.active:
         return None
     if until_day is not None and slot.day > until_day:
         return None  # not yet in the catalogue at the end of the period
-    return slot.department, slot.division, slot.data
+    return slot.department, slot.division, data
 
 
 def onboarding(items: Iterable[Entity], until_day: int | None = None, into: Counts | None = None) -> Counts:
@@ -97,7 +101,7 @@ def onboarding(items: Iterable[Entity], until_day: int | None = None, into: Coun
         found = _valid_item(entity, until_day)
         if found is not None:
             department, division, data = found
-            bump(counts, (ONBOARDING, department, division), int(bool(data.get("onboarded"))), 1)
+            bump(counts, (ONBOARDING, department, division), int(data.onboarded), 1)
     return counts
 
 
@@ -112,7 +116,7 @@ def coverage(
     counts: Counts = {} if into is None else into
     for entity in items:
         found = _valid_item(entity, end_day)
-        if found is None or not found[2].get("double_random"):
+        if found is None or not found[2].double_random:
             continue
         department, division, _ = found
         days = marks.get(entity.ident, {})
@@ -121,21 +125,30 @@ def coverage(
     return counts
 
 
-def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]:
-    """Violations of a currently published disclosure, evaluated at ``now`` (SPEC §7)."""
+def published(entity: Entity) -> DisclosureData | None:
+    """The data of a disclosure whose latest version is valid and currently published, else None."""
     slot = entity.slots.get("")
-    if slot is None or not slot.valid or slot.data.get("status") != "published":
+    if slot is None or not slot.valid:
+        return None
+    data = data_of(slot, DisclosureData)
+    return data if data.status == "published" else None
+
+
+def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]:
+    """Violations of a currently published disclosure, evaluated at ``now`` (docs/contract.md §7)."""
+    data = published(entity)
+    if data is None:
         return []
-    data = slot.data
+    slot = entity.slots[""]
     found: list[str] = []
-    if data.get("exposed"):
+    if data.exposed:
         found.append("personal_info_exposed")
-    if data.get("procedure") == "simple":
+    if data.procedure == "simple":
         found.append("simple_procedure_published")
-    published_at = data.get("published_at")
+    published_at = data.published_at
     if published_at is not None and published_at > publish_deadline(slot.day, rules):
         found.append("published_late")
-    until = data.get("publicity_until")
+    until = data.publicity_until
     # Only ask the calendar once the publicity period is over: a deadline years ahead would be a
     # working-day question the calendar cannot answer yet (a counted fallback) for no reason.
     if (
@@ -144,7 +157,7 @@ def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]
         and now > rules.deadline(int(until), rules.withdraw_within)
     ):
         found.append("expired_not_withdrawn")
-    revoked_at = data.get("revoked_at")
+    revoked_at = data.revoked_at
     if revoked_at is not None and now > rules.deadline(day_of_epoch(revoked_at), rules.withdraw_within):
         found.append("revoked_not_withdrawn")
     return found
@@ -161,14 +174,14 @@ def compliance(
 ) -> Counts:
     """处罚公开合规率 at ``now``; also tallies violations per (department, violation) when asked.
 
-    ``decided`` limits it to disclosures decided in that day range (a report's period, SPEC §4);
+    ``decided`` limits it to disclosures decided in that day range (a report's period, docs/contract.md §4);
     without it every published disclosure counts (the metrics' ``now``).
     """
     counts: Counts = {} if into is None else into
     for entity in disclosures:
-        slot = entity.slots.get("")
-        if slot is None or not slot.valid or slot.data.get("status") != "published":
+        if published(entity) is None:
             continue
+        slot = entity.slots[""]
         if decided is not None and not decided[0] <= slot.day <= decided[1]:
             continue
         found = disclosure_violations(entity, rules, now)
@@ -211,7 +224,8 @@ def requests_open(requests: Iterable[Entity]) -> dict[tuple[str, str, str], int]
             continue
         if any((s := entity.slots.get(f)) is not None and s.valid for f in ("executed", "rejected")):
             continue
-        key = (submitted.department, submitted.data["kind"], submitted.data["reason"])
+        data = data_of(submitted, RequestData)
+        key = (submitted.department, data.kind, data.reason)
         counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -223,7 +237,8 @@ def withdrawals(
     into: dict[str, tuple[int, int, set[str]]] | None = None,
 ) -> dict[str, tuple[int, int, set[str]]]:
     """Executed withdraw/modify applications submitted in [start_day, end_day], per department:
-    (executed, working days from submitted to executed in all, distinct executed batch ids) (SPEC §7)."""
+    (executed, working days from submitted to executed in all, distinct executed batch ids);
+    docs/contract.md §7."""
     found: dict[str, tuple[int, int, set[str]]] = {} if into is None else into
     for day, cells in aggregates.items():
         if not start_day <= day <= end_day:

@@ -1,7 +1,7 @@
 """Period reports from the store: ``svmon report`` and ``/api/v1/indicators`` share this path.
 
 Reads go to the store (not to one instance's memory), so with PostgreSQL every instance's
-partitions are in the report; the report says "as of" the last checkpoint it reflects (SPEC §4).
+partitions are in the report; the report says "as of" the last checkpoint it reflects (docs/contract.md §4).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.calendar import WorkingCalendar
 from daemon.config import Settings
-from daemon.engine import make_rules, report_counts
+from daemon.core.calendar import WorkingCalendar, make_rules
+from daemon.core.indicators import Counts
+from daemon.core.timeutil import SHANGHAI
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK
-from daemon.indicators import Counts
-from daemon.report import build_report, parse_period, render, render_empty
-from daemon.store.sql import SqlStore, open_store
-from daemon.timeutil import SHANGHAI
+from daemon.reports.query import report_counts
+from daemon.reports.render import build_report, parse_period, render, render_empty
+from daemon.store import SqlStore, open_store
 from schemas.registry import UNKNOWN_DIVISION, UNREGISTERED_DEPARTMENT, Registry, load_registry
 
 
@@ -69,7 +69,7 @@ def _split(
 
 
 def build(settings: Settings, store: SqlStore, period_text: str, by: str, now: float) -> dict[str, Any]:
-    """The SPEC §10 report JSON for a period read from ``store``; ``ValueError`` for a bad query."""
+    """The report JSON (contract §10) of a period read from ``store``; ``ValueError`` for a bad query."""
     period = parse_period(period_text)
     if by not in ("department", "division"):
         raise ValueError(f"cannot group by {by!r}: use department or division")

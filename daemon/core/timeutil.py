@@ -32,7 +32,7 @@ def start_of_day_epoch(ordinal: int) -> float:
 
 
 def end_of_day_epoch(ordinal: int) -> float:
-    """Unix time of 23:59:59 Asia/Shanghai on the day ``ordinal`` (the deadline instant of SPEC §6)."""
+    """Unix time of 23:59:59 Asia/Shanghai on the day ``ordinal`` (a deadline instant, contract §6)."""
     return start_of_day_epoch(ordinal) + _DAY_SECONDS - 1
 
 

@@ -1,4 +1,4 @@
-"""China's working-day calendar in Asia/Shanghai (SPEC §6), for deadlines counted in working days.
+"""China's working-day calendar in Asia/Shanghai (docs/contract.md §6), for deadlines counted in working days.
 
 A day's answer comes from, in order:
 
@@ -36,9 +36,10 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from daemon.config import describe_validation_error
+from daemon.config import Settings, describe_validation_error
+from daemon.core.state.entities import Rules
+from daemon.core.timeutil import SHANGHAI, day_of, day_of_epoch, end_of_day_epoch
 from daemon.exceptions import ConfigError
-from daemon.timeutil import SHANGHAI, day_of, day_of_epoch, end_of_day_epoch
 
 __all__ = ["SHANGHAI", "WorkingCalendar", "local_date"]
 
@@ -272,7 +273,7 @@ class WorkingCalendar:
         return count
 
     # The state machines carry days as proleptic ordinals and instants as Unix seconds
-    # (daemon.timeutil); these two forms plug straight into them without building datetimes per event.
+    # (daemon.core.timeutil); these two forms plug straight into them without building datetimes per event.
 
     def deadline_epoch(self, day_ordinal: int, n: int) -> float:
         """Unix time of the end (23:59:59 Asia/Shanghai) of the *n*-th working day after day *day_ordinal*."""
@@ -296,3 +297,14 @@ class WorkingCalendar:
         count = -self._count_after(last, first) if last < first else self._count_after(first, last)
         self._ordinal_spans[key] = count
         return count
+
+
+def make_rules(settings: Settings, calendar: WorkingCalendar) -> Rules:
+    """The deadline rules of the settings, counted on ``calendar`` (docs/contract.md §6)."""
+    return Rules(
+        deadline=calendar.deadline_epoch,
+        working_days_between=calendar.working_days_between_epoch,
+        sla_working_days=settings.sla_working_days.model_dump(),
+        publish_within=settings.disclosure.publish_within_working_days,
+        withdraw_within=settings.disclosure.withdraw_within_working_days,
+    )

@@ -1,7 +1,7 @@
 """HTTP surface: /metrics, /healthz (liveness), /readyz (readiness with reasons), /api/v1/indicators.
 
 Served from a daemon thread so it keeps answering while the consumer loop waits on a broker or a
-store that is down (SPEC §9.5).
+store that is down (docs/contract.md §9.5).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The numbers come from the store (the caller queries it); this module only shapes
 
 * `parse_period` turns ``2023``, ``2023Q4``, ``2023-10``, ``2023-10-08`` or
   ``2023-01-01..2023-06-30`` into an inclusive `Period` of Asia/Shanghai calendar days.
-* `build_report` produces the Report JSON of SPEC §10, the one `/api/v1/indicators` also serves.
+* `build_report` produces the Report JSON of docs/contract.md §10, the one `/api/v1/indicators` also serves.
 * `render` prints that JSON as a table (what a bureau pastes into its annual report), CSV, Markdown or
   JSON.
 
@@ -34,23 +34,32 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+
+from daemon.config import mask_url_password
 
 __all__ = [
+    "DASH",
     "GROUP_KINDS",
     "INDICATORS",
+    "MET",
+    "NOT_MET",
+    "NO_DATA",
     "Format",
     "Period",
     "build_report",
+    "exact_ratio",
     "format_percent",
+    "gap",
     "parse_period",
     "render",
     "render_empty",
+    "status",
+    "target_percent",
 ]
 
 Format = Literal["table", "json", "csv", "markdown"]
 
-#: The eight indicators of SPEC §7, in the order every report lists them, with their Chinese names.
+#: The eight indicators of docs/contract.md §7, in the order every report lists them, with Chinese names.
 INDICATORS: Mapping[str, str] = MappingProxyType(
     {
         "event_handling_rate": "事件处理率",
@@ -67,10 +76,12 @@ INDICATORS: Mapping[str, str] = MappingProxyType(
 #: What a report may be grouped by, with the Chinese word used in headings.
 GROUP_KINDS: Mapping[str, str] = MappingProxyType({"department": "部门", "division": "行政区划"})
 
-_MET = "达标"
-_NOT_MET = "未达标"
-_NO_DATA = "无数据"
-_DASH = "—"
+#: The verdicts `status` gives: the target is met, not met, or the ratio is undefined (0/0).
+MET = "达标"
+NOT_MET = "未达标"
+NO_DATA = "无数据"
+#: What a cell shows for a value that does not exist (a 0/0 ratio, no target, no rank).
+DASH = "—"
 
 
 # --- periods ------------------------------------------------------------------------------------
@@ -149,7 +160,7 @@ def _indicator_json(fraction: tuple[int, int] | None, target: float | None) -> d
     return {
         "numerator": numerator,
         "denominator": denominator,
-        # SPEC §7: a zero denominator is undefined, never 0 or 1.
+        # docs/contract.md §7: a zero denominator is undefined, never 0 or 1.
         "ratio": numerator / denominator if denominator else None,
         "target": target,
     }
@@ -176,7 +187,7 @@ def build_report(  # noqa: PLR0917 - the call shape agreed with the CLI and HTTP
     targets: Mapping[str, float],
     names: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The Report JSON of SPEC §10 for `period`, with every indicator listed in `INDICATORS` order.
+    """The Report JSON (docs/contract.md §10) for `period`, every indicator listed in `INDICATORS` order.
 
     `totals` and each of `groups` map indicator ids to ``(numerator, denominator)``; an indicator
     that is absent is reported as 0/0 (ratio null).  Groups are listed by code; `names` gives their
@@ -203,37 +214,40 @@ def build_report(  # noqa: PLR0917 - the call shape agreed with the CLI and HTTP
 def format_percent(numerator: int, denominator: int) -> str:
     """``numerator / denominator`` as a percentage with two decimals, rounded half-up, e.g. ``99.99``."""
     if denominator == 0:
-        return _DASH
+        return DASH
     value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return f"{value}"
 
 
-def _target_percent(target: float) -> str:
+def target_percent(target: float) -> str:
+    """A target ratio (0.999) as the percentage it is written as in the config, e.g. ``99.90``."""
     return f"{(Decimal(repr(target)) * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}"
 
 
-def _exact_ratio(entry: Mapping[str, Any]) -> Fraction | None:
+def exact_ratio(entry: Mapping[str, Any]) -> Fraction | None:
+    """The exact ratio of a Report JSON indicator *entry*; None for a zero denominator (undefined)."""
     denominator = int(entry["denominator"])
     if denominator == 0:
         return None
     return Fraction(int(entry["numerator"]), denominator)
 
 
-def _status(entry: Mapping[str, Any]) -> str:
-    ratio, target = _exact_ratio(entry), entry.get("target")
+def status(entry: Mapping[str, Any]) -> str:
+    """`MET` or `NOT_MET` on the exact ratio of *entry* against its target; `NO_DATA`; `DASH` (no target)."""
+    ratio, target = exact_ratio(entry), entry.get("target")
     if ratio is None:
-        return _NO_DATA
+        return NO_DATA
     if target is None:
-        return _DASH
+        return DASH
     # The target is a decimal in the config (0.999); compare against that decimal, not its float.
-    return _MET if ratio >= Fraction(Decimal(repr(target))) else _NOT_MET
+    return MET if ratio >= Fraction(Decimal(repr(target))) else NOT_MET
 
 
-def _gap(entry: Mapping[str, Any]) -> str:
+def gap(entry: Mapping[str, Any]) -> str:
     """Ratio minus target in percentage points, signed, two decimals (rounded half-up)."""
-    ratio, target = _exact_ratio(entry), entry.get("target")
+    ratio, target = exact_ratio(entry), entry.get("target")
     if ratio is None or target is None:
-        return _DASH
+        return DASH
     points = Decimal(ratio.numerator) * 100 / Decimal(ratio.denominator) - Decimal(repr(target)) * 100
     rounded = points.quantize(Decimal("0.01"), ROUND_HALF_UP)
     return f"{rounded:+}" if rounded != 0 else "0.00"
@@ -260,9 +274,9 @@ def _row(indicator: str, entry: Mapping[str, Any]) -> _Row:
         numerator=numerator,
         denominator=denominator,
         percent=format_percent(numerator, denominator),
-        target=_DASH if target is None else _target_percent(float(target)),
-        gap=_gap(entry),
-        status=_status(entry),
+        target=DASH if target is None else target_percent(float(target)),
+        gap=gap(entry),
+        status=status(entry),
     )
 
 
@@ -280,7 +294,7 @@ def _ranked(report: Mapping[str, Any], indicator: str) -> tuple[list[tuple[int, 
     without = 0
     kind = _group_kind(report) or "department"
     for group in report.get("groups", []):
-        ratio = _exact_ratio(group["indicators"][indicator])
+        ratio = exact_ratio(group["indicators"][indicator])
         if ratio is None:
             without += 1
         else:
@@ -471,7 +485,7 @@ def _render_csv(report: Mapping[str, Any]) -> str:
     writer.writerow(_CSV_HEADER)
 
     def cells(row: _Row) -> list[str]:
-        blank = {_DASH: ""}
+        blank = {DASH: ""}
         return [
             row.indicator,
             INDICATORS[row.indicator],
@@ -521,19 +535,9 @@ def render(report: Mapping[str, Any], fmt: Format) -> str:
     raise ValueError(f"unknown report format {fmt!r}: use table, json, csv or markdown")
 
 
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
 def render_empty(store_url: str) -> str:
     """What `svmon report` prints when the store holds no state yet, or does not exist (password hidden)."""
-    store_url = _without_password(store_url)
+    store_url = mask_url_password(store_url)
     return (
         f"没有可报告的数据：存储 {store_url} 为空或不存在。\n"
         f"No indicator data: the store {store_url} is empty or does not exist.\n"

@@ -1,4 +1,4 @@
-"""The only module that imports kafka: subscription, rebalance hooks, polling, seeking, lag, the DLQ.
+"""The Kafka consumer: subscription, rebalance hooks, polling, seeking, lag (the DLQ producer: ``dlq``).
 
 kafka-python 3.x runs rebalance callbacks on its I/O thread, which also drives heartbeats, so the
 listener here only forwards to the app's hooks, which keep their work short (seek + pause; state is
@@ -11,22 +11,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from daemon.exceptions import DlqError, SourceError
-from daemon.pipeline import Message
+from daemon.core.prepare import Message
+from daemon.exceptions import SourceError
 
 Partition = tuple[str, int]
 # The app retries a failed start with backoff; a short bootstrap wait keeps it responsive to SIGTERM
 # (kafka-python's default blocks for 30 s while the broker is away).
 BOOTSTRAP_TIMEOUT_MS = 2000
 Hook = Callable[[list[Partition]], None]
+
+
+class Source(Protocol):
+    """What the runtime needs of a consumer: the seam tests replace with a fake."""
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Message]:
+        """One bounded poll; ``SourceError`` for a client error (nothing was handed out then)."""
+
+    def seek(self, partition: Partition, offset: int | None) -> None:
+        """Position a partition at ``offset``, or at its beginning when None."""
+
+    def pause(self, partitions: Iterable[Partition]) -> None: ...
+
+    def resume(self, partitions: Iterable[Partition]) -> None: ...
+
+    def assignment(self) -> list[Partition]: ...
+
+    def commit(self, offsets: dict[Partition, int]) -> None:
+        """Tell the broker what was checkpointed (for lag tools; the store holds the truth)."""
+
+    def lag(self, checkpointed: dict[Partition, int]) -> dict[Partition, int]:
+        """Messages between each assigned partition's checkpointed offset and its end."""
+
+    def brokers(self) -> list[str]:
+        """``host:port`` of the cluster's brokers as the client's metadata lists them."""
+
+    def close(self) -> None: ...
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -175,40 +202,3 @@ class KafkaSource:
     def close(self) -> None:
         with suppress(Exception):
             self._consumer.close(autocommit=False)  # never commit what was polled but not checkpointed
-
-
-class DlqProducer:
-    """Writes rejected messages to the DLQ; ``flush`` raises unless every write was acknowledged."""
-
-    def __init__(self, producer_kwargs: dict[str, Any], topic: str) -> None:
-        self.topic = topic
-        try:
-            self._producer = KafkaProducer(
-                **producer_kwargs, linger_ms=20, retries=5, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
-            )
-        except KafkaError as exc:
-            raise DlqError(f"cannot start the DLQ producer: {exc}") from exc
-        self._pending: list[tuple[Any, bytes | None, bytes]] = []
-
-    def send(self, key: bytes | None, payload: bytes) -> None:
-        self._pending.append((self._producer.send(self.topic, key=key, value=payload), key, payload))
-
-    def flush(self, timeout: float = 30.0) -> int:
-        """Wait for every pending write; resend failures once; raise ``DlqError`` if any still fails."""
-        if not self._pending:
-            return 0
-        try:
-            self._producer.flush(timeout=timeout)
-        except KafkaError as exc:
-            raise DlqError(f"DLQ {self.topic} not writable: {exc}") from exc
-        failed = [(key, payload) for future, key, payload in self._pending if not future.succeeded()]
-        if failed:
-            self._pending = [(self._producer.send(self.topic, key=k, value=v), k, v) for k, v in failed]
-            raise DlqError(f"DLQ {self.topic} not writable: {len(failed)} writes failed")
-        written = len(self._pending)
-        self._pending = []
-        return written
-
-    def close(self) -> None:
-        with suppress(Exception):
-            self._producer.close(timeout=5)

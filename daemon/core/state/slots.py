@@ -1,0 +1,202 @@
+"""Slots: the latest version of one record key, and the few fields of it that indicators read.
+
+Every entity is a set of slots (``daemon.core.state.entities``), one per record key; a slot keeps
+the version that supersedes the others and, when that version is valid, its data as one of the
+typed classes here, one per entity kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from daemon import streams
+
+__all__ = [
+    "DisclosureData",
+    "EventData",
+    "InspectionData",
+    "ItemData",
+    "RequestData",
+    "Slot",
+    "SlotData",
+    "data_of",
+]
+
+# --- what a valid record version keeps: the few fields indicators read, instants as Unix seconds ---
+# Stored as JSON objects with these keys (the store's row format, schema version 3); an erroneous
+# version keeps none (``{}`` in the store, ``None`` here).
+
+
+@dataclass(slots=True)
+class EventData:
+    """An event action: when it happened; ``kind`` on ``created``; a ``deadline`` when one was set."""
+
+    at: float
+    kind: str | None = None
+    deadline: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"at": self.at}
+        if self.kind is not None:
+            data["kind"] = self.kind
+        if self.deadline is not None:
+            data["deadline"] = self.deadline
+        return data
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> EventData:
+        return cls(raw["at"], raw.get("kind"), raw.get("deadline"))
+
+
+@dataclass(slots=True)
+class InspectionData:
+    """An inspection: its channel (``mobile`` = 掌上执法), its item, and whether it is 双随机."""
+
+    channel: str
+    item_code: str
+    double_random: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "item_code": self.item_code, "double_random": self.double_random}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> InspectionData:
+        return cls(raw["channel"], raw["item_code"], raw["double_random"])
+
+
+@dataclass(slots=True)
+class ItemData:
+    """A catalogue item version."""
+
+    at: float
+    double_random: bool
+    onboarded: bool
+    active: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "double_random": self.double_random,
+            "onboarded": self.onboarded,
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ItemData:
+        return cls(raw["at"], raw["double_random"], raw["onboarded"], raw["active"])
+
+
+@dataclass(slots=True)
+class DisclosureData:
+    """A published penalty result: its publication facts, and whether it exposes personal information."""
+
+    published_at: float | None
+    status: str
+    procedure: str
+    withdrawn_at: float | None
+    revoked_at: float | None
+    publicity_until: int | None  # day ordinal
+    exposed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "published_at": self.published_at,
+            "status": self.status,
+            "procedure": self.procedure,
+            "withdrawn_at": self.withdrawn_at,
+            "revoked_at": self.revoked_at,
+            "publicity_until": self.publicity_until,
+            "exposed": self.exposed,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> DisclosureData:
+        return cls(
+            raw["published_at"],
+            raw["status"],
+            raw["procedure"],
+            raw["withdrawn_at"],
+            raw["revoked_at"],
+            raw["publicity_until"],
+            raw["exposed"],
+        )
+
+
+@dataclass(slots=True)
+class RequestData:
+    """A withdraw/modify application action."""
+
+    at: float
+    disclosure_id: str
+    kind: str
+    reason: str
+    batch_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "disclosure_id": self.disclosure_id,
+            "kind": self.kind,
+            "reason": self.reason,
+            "batch_id": self.batch_id,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RequestData:
+        return cls(raw["at"], raw["disclosure_id"], raw["kind"], raw["reason"], raw["batch_id"])
+
+
+SlotData = EventData | InspectionData | ItemData | DisclosureData | RequestData
+_DATA_TYPES: Final[dict[str, type[SlotData]]] = {
+    streams.BY_NAME["events"].kind: EventData,
+    streams.BY_NAME["inspections"].kind: InspectionData,
+    streams.BY_NAME["catalog"].kind: ItemData,
+    streams.BY_NAME["disclosures"].kind: DisclosureData,
+    streams.BY_NAME["disclosure_requests"].kind: RequestData,
+}
+
+
+@dataclass(slots=True)
+class Slot:
+    """The latest version of one record key.
+
+    ``day``/``department``/``division`` place an erroneous version (docs/contract.md §4); ``data`` holds
+    what a valid version says (None for an erroneous one).
+    """
+
+    version: int
+    fingerprint: int
+    valid: bool
+    day: int
+    department: str
+    division: str
+    data: SlotData | None
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.version,
+            self.fingerprint,
+            self.valid,
+            self.day,
+            self.department,
+            self.division,
+            {} if self.data is None else self.data.to_json(),
+        ]
+
+    @classmethod
+    def from_json(cls, kind: str, raw: list[Any]) -> Slot:
+        version, fingerprint, valid, day, department, division, data = raw
+        typed = _DATA_TYPES[kind].from_json(data) if data else None
+        return cls(int(version), int(fingerprint), bool(valid), int(day), department, division, typed)
+
+
+_Data = TypeVar("_Data", EventData, InspectionData, ItemData, DisclosureData, RequestData)
+
+
+def data_of(slot: Slot, expected: type[_Data]) -> _Data:
+    """The data of a valid slot of the expected kind; ``TypeError`` for an erroneous or foreign one."""
+    data = slot.data
+    if not isinstance(data, expected):
+        raise TypeError(f"expected {expected.__name__}, got {type(data).__name__}")
+    return data

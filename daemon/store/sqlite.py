@@ -1,0 +1,62 @@
+"""The SQLite store: one file, WAL mode; the default, and shared by instances on one host."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from daemon.exceptions import StoreError
+from daemon.store.sql import EPOCH_QUERY, Dialect, SqlStore
+
+__all__ = ["SQLITE", "SQLITE_OPEN_TIMEOUT_S", "open_sqlite"]
+
+# Connections run in autocommit mode (isolation_level=None): a checkpoint opens its own
+# transaction, BEGIN IMMEDIATE, which takes the write lock at once and so holds every rival
+# writer off until COMMIT; a reader never holds a write lock.
+SQLITE = Dialect(name="sqlite", placeholder="?", begin_write="BEGIN IMMEDIATE", lock_epoch=EPOCH_QUERY)
+# How long opening a SQLite store keeps retrying while another process holds a lock on it.
+SQLITE_OPEN_TIMEOUT_S = 30.0
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _connect_once(target: Path) -> sqlite3.Connection:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the last
+        # transactions, which then replay from Kafka because offsets roll back with them.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's
+        # B-trees, and with the default most of those pages come back from the OS each time.
+        connection.execute("PRAGMA cache_size=-65536")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def open_sqlite(url: str, path: str) -> SqlStore:
+    """The SQLite store in the file ``path`` (created with its directory when missing)."""
+    target = Path(path)
+
+    def connect() -> sqlite3.Connection:
+        # Two instances opening a new store at once both switch it to WAL; SQLite then fails one of
+        # them with "database is locked" at once, without waiting (its busy timeout cannot apply to
+        # a lock upgrade that would deadlock). That is a race, not an error: try again shortly.
+        deadline = time.monotonic() + SQLITE_OPEN_TIMEOUT_S
+        while True:
+            try:
+                return _connect_once(target)
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+            except OSError as exc:
+                raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
+            time.sleep(0.05)
+
+    return SqlStore(url, connect, SQLITE)

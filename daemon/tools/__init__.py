@@ -1,0 +1,1 @@
+"""Tools for developers and demos: the embedded Tansu broker, the JSONL loader, ``svmon demo``."""
