@@ -1,0 +1,309 @@
+"""What the bench prints: progress lines on stderr; the figures as a table and as one JSON line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.dataset import Generated, Produced
+from bench.host import Host
+from bench.phases.consume import Consumed
+from bench.phases.engine import EngineOnly, LargeStore, OpenEvents
+from bench.phases.svmon import GroupRun, Profiled, Ready, Restart, SvmonRun
+
+# The throughput targets (README, "Performance"): svmon at least 0.6 x the raw consume rate, and
+# ready at most 10 s after a restart.
+TARGET_RATIO = 0.6
+TARGET_RESTART_S = 10.0
+_FULL_SIZE = 1_000_000  # messages, and events in the store: what the targets are stated for
+
+Row = tuple[str, str, str]  # figure, value, note
+
+
+class Progress:
+    """Progress lines on stderr, with the seconds since the benchmark started."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        print(f"[{time.perf_counter() - self.started:7.1f} s] {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Results:
+    """Every phase's figures, in the order the phases ran; ``None`` for a phase not asked for."""
+
+    host: Host
+    partitions: int
+    generated: Generated
+    produced: Produced
+    raw: Consumed
+    validating: Consumed
+    svmon: SvmonRun
+    group: GroupRun | None
+    raw_again: Consumed
+    restart: Restart
+    large_store: LargeStore | None
+    large_ready: Ready | None
+    engine: EngineOnly
+    open_events: OpenEvents
+    profiled: Profiled | None
+    load_average_end: str
+
+
+def figures(r: Results) -> dict[str, Any]:
+    """The figures by name: the JSON line's keys, in its order."""
+    f: dict[str, Any] = {
+        "load_average_start": r.host.load_average,
+        "cpus": r.host.cpus,
+        "kafka_crc32c": r.host.kafka_crc32c,
+        "messages": r.generated.messages,
+        "generate_s": r.generated.seconds,
+        "generate_rate": r.generated.rate,
+        "partitions": r.partitions,
+        "produce_s": r.produced.seconds,
+        "produce_rate": r.produced.rate,
+        "raw_s": r.raw.seconds,
+        "raw_rate": r.raw.rate,
+        "raw_first_message_s": r.raw.first_message_s,
+        "raw_rate_after_first_message": r.raw.rate_after_first_message,
+        "validating_rate": r.validating.rate,
+        "validating_ratio": r.raw.seconds / r.validating.seconds,
+        "svmon_s": r.svmon.seconds,
+        "svmon_rate": r.svmon.rate,
+        "svmon_first_checkpoint_s": r.svmon.first_checkpoint_s,
+        "svmon_rate_after_first_checkpoint": r.svmon.rate_after_first_checkpoint,
+        "ratio": r.svmon.rate / r.raw.rate,
+        "ratio_after_startup": r.svmon.rate_after_first_checkpoint / r.raw.rate_after_first_message,
+        "peak_rss_mib": r.svmon.peak_rss_mib,
+        "checkpoints": r.svmon.checkpoint_count,
+        "checkpoint_mean_ms": 1000 * r.svmon.checkpoint_seconds / max(r.svmon.checkpoint_count, 1),
+        "checkpoint_total_s": r.svmon.checkpoint_seconds,
+        "svmon_consumed": r.svmon.consumed,
+        "svmon_dlq": r.svmon.dlq,
+        "svmon_stop_s": r.svmon.stop_seconds,
+    }
+    if r.group is not None:
+        f.update(
+            instances=r.group.instances,
+            instances_s=r.group.seconds,
+            instances_rate=r.group.rate,
+            instances_ratio=r.group.rate / r.raw.rate,
+            instances_consumed=r.group.consumed,
+        )
+    f.update(
+        raw_again_rate=r.raw_again.rate,
+        raw_drift=r.raw.seconds / r.raw_again.seconds - 1,
+        store_events=r.restart.store_events,
+        store_events_resident=r.restart.store_events_resident,
+        store_mib=r.restart.store_mib,
+        restart_ready_s=r.restart.ready.seconds,
+        restart_rss_mib=r.restart.ready.rss_mib,
+    )
+    if r.large_store is not None and r.large_ready is not None:
+        f.update(
+            large_store_events=r.large_store.events,
+            large_store_open=r.large_store.open,
+            large_store_build_s=r.large_store.build_seconds,
+            large_store_mib=r.large_store.mib,
+            large_restart_ready_s=r.large_ready.seconds,
+            large_restart_rss_mib=r.large_ready.rss_mib,
+        )
+    f.update(
+        engine_rate=r.engine.rate,
+        engine_us_per_msg=r.engine.us_per_msg,
+        engine_checkpoint_us_per_msg=r.engine.checkpoint_us_per_msg,
+        bytes_per_open_event=r.open_events.bytes_after_checkpoint,
+        bytes_per_open_event_dirty=r.open_events.bytes_before_checkpoint,
+        open_events=r.open_events.resident,
+    )
+    if r.profiled is not None:
+        f["profiled_rate"] = r.profiled.run.rate
+    # What the target leaves per message for everything svmon does beyond a validating consumer.
+    f["budget_us_per_msg"] = 1e6 / (TARGET_RATIO * r.raw.rate) - 1e6 / r.validating.rate
+    f["load_average_end"] = r.load_average_end
+    return f
+
+
+def run_notes(r: Results) -> list[str]:
+    """What to keep in mind when reading the figures of this run."""
+    out = []
+    validating_ratio = r.raw.seconds / r.validating.seconds
+    if validating_ratio < TARGET_RATIO:
+        out.append(
+            f"a consumer that only validates with pydantic and counts reaches {validating_ratio:.2f}"
+            f" of the raw rate: below the target of {TARGET_RATIO} before any state, store or DLQ work"
+        )
+    drift = r.raw.seconds / r.raw_again.seconds - 1
+    if abs(drift) > 0.1:
+        out.append(
+            f"raw consume moved {drift:+.0%} between the start and the end of the run:"
+            " the ratios are uncertain by about as much"
+        )
+    if r.restart.store_events < _FULL_SIZE and r.large_store is None:
+        out.append(
+            f"restart measured with {r.restart.store_events:,} events in the store "
+            f"({r.restart.store_events_resident:,} resident), not 1,000,000"
+        )
+    if r.open_events.resident != r.open_events.requested:
+        out.append(
+            f"only {r.open_events.resident:,} of {r.open_events.requested:,} created events stayed resident"
+        )
+    if r.generated.messages < _FULL_SIZE:
+        out.append(f"{r.generated.messages:,} messages, not 1,000,000 (--messages)")
+    return out
+
+
+def lines(r: Results) -> Iterator[str]:
+    """Everything printed on stdout: the table with its notes, the profile if any, the JSON line."""
+    f = figures(r)
+    yield ""
+    yield from table(f, run_notes(r))
+    if r.profiled is not None and r.profiled.summary:
+        yield ""
+        yield from r.profiled.summary
+    yield ""
+    yield json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in f.items()})
+
+
+def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
+    rows = [*_consumer_rows(f), *_svmon_rows(f), *_restart_rows(f), *_engine_rows(f), *_host_rows(f)]
+    width = max(len(r[0]) for r in rows)
+    yield f"{'figure':<{width}}  {'value':>22}  note"
+    for name, value, note in rows:
+        yield f"{name:<{width}}  {value:>22}  {note}"
+    for note in notes:
+        yield f"note: {note}"
+
+
+def _fmt(value: Any, unit: str, spec: str = ",.0f") -> str:
+    return "n/a" if value is None else f"{value:{spec}} {unit}"
+
+
+def _consumer_rows(f: dict[str, Any]) -> list[Row]:
+    return [
+        ("messages produced", _fmt(f["messages"], "msgs"), f"{f['partitions']} partitions per topic"),
+        ("scenario generation", _fmt(f["generate_rate"], "msgs/s"), f"{f['generate_s']:.1f} s"),
+        ("produce (kafka-python, acks=1)", _fmt(f["produce_rate"], "msgs/s"), f"{f['produce_s']:.1f} s"),
+        ("raw consume (kafka-python group)", _fmt(f["raw_rate"], "msgs/s"), f"{f['raw_s']:.1f} s"),
+        (
+            "raw consume, after 1st message",
+            _fmt(f["raw_rate_after_first_message"], "msgs/s"),
+            f"first message at {f['raw_first_message_s']:.1f} s",
+        ),
+        (
+            "kafka-python + pydantic + dict count",
+            _fmt(f["validating_rate"], "msgs/s"),
+            f"ratio {f['validating_ratio']:.2f}: the ceiling for a validating kafka-python consumer",
+        ),
+    ]
+
+
+def _svmon_rows(f: dict[str, Any]) -> list[Row]:
+    ratio_verdict = "meets" if f["ratio"] >= TARGET_RATIO else "misses"
+    rows = [
+        ("svmon run, start to caught up", _fmt(f["svmon_rate"], "msgs/s"), f"{f['svmon_s']:.1f} s"),
+        (
+            "svmon run, after 1st checkpoint",
+            _fmt(f["svmon_rate_after_first_checkpoint"], "msgs/s"),
+            f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s",
+        ),
+        ("ratio svmon / raw", f"{f['ratio']:.2f}", f"target ≥ {TARGET_RATIO} ({ratio_verdict})"),
+        ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
+        (
+            "raw consume, again at the end",
+            _fmt(f["raw_again_rate"], "msgs/s"),
+            f"{f['raw_drift']:+.0%} against the first: the machine's drift during the run",
+        ),
+    ]
+    if "instances" in f:
+        rows.append(
+            (
+                f"{f['instances']} instances, one group and store",
+                _fmt(f["instances_rate"], "msgs/s"),
+                f"ratio {f['instances_ratio']:.2f}; consumed {f['instances_consumed']:,}",
+            )
+        )
+    return [
+        *rows,
+        ("peak RSS (VmHWM)", _fmt(f["peak_rss_mib"], "MiB", ",.1f"), ""),
+        (
+            "checkpoint duration (mean)",
+            _fmt(f["checkpoint_mean_ms"], "ms", ",.1f"),
+            f"{f['checkpoints']} checkpoints, {f['checkpoint_total_s']:.1f} s total",
+        ),
+        ("svmon consumed / DLQ writes", f"{f['svmon_consumed']:,} / {f['svmon_dlq']:,}", "from /metrics"),
+        ("SIGTERM to exit", _fmt(f["svmon_stop_s"], "s", ".2f"), "final checkpoint included"),
+    ]
+
+
+def _restart_rows(f: dict[str, Any]) -> list[Row]:
+    ready_verdict = "meets" if f["restart_ready_s"] <= TARGET_RESTART_S else "misses"
+    rows = [
+        (
+            "events in store (resident)",
+            f"{f['store_events']:,} ({f['store_events_resident']:,})",
+            f"store {f['store_mib']:.0f} MiB",
+        ),
+        (
+            "restart to ready",
+            _fmt(f["restart_ready_s"], "s", ".2f"),
+            f"target ≤ {TARGET_RESTART_S:.0f} s ({ready_verdict}); "
+            f"RSS {_fmt(f['restart_rss_mib'], 'MiB', '.0f')}",
+        ),
+    ]
+    if "large_restart_ready_s" in f:
+        verdict = "meets" if f["large_restart_ready_s"] <= TARGET_RESTART_S else "misses"
+        rows += [
+            (
+                "store built in-process",
+                f"{f['large_store_events']:,} events",
+                f"{f['large_store_open']:,} open; {f['large_store_mib']:.0f} MiB;"
+                f" built in {f['large_store_build_s']:.0f} s",
+            ),
+            (
+                "restart to ready, that store",
+                _fmt(f["large_restart_ready_s"], "s", ".2f"),
+                f"target ≤ {TARGET_RESTART_S:.0f} s ({verdict});"
+                f" RSS {_fmt(f['large_restart_rss_mib'], 'MiB', '.0f')}",
+            ),
+        ]
+    return rows
+
+
+def _engine_rows(f: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "engine only (in-process, no Kafka)",
+            _fmt(f["engine_rate"], "msgs/s"),
+            f"{f['engine_us_per_msg']:.1f} µs/msg",
+        ),
+        (
+            "time left per message at the target",
+            _fmt(f["budget_us_per_msg"], "µs/msg", ".1f"),
+            "for state, store and DLQ beyond validating (the engine above includes validation)",
+        ),
+        ("bytes per open event", _fmt(f["bytes_per_open_event"], "B"), f"{f['open_events']:,} open events"),
+        ("  same, before the checkpoint", _fmt(f["bytes_per_open_event_dirty"], "B"), "dirty sets included"),
+    ]
+
+
+def _host_rows(f: dict[str, Any]) -> list[Row]:
+    rows = [
+        ("kafka-python CRC32C", f["kafka_crc32c"], "checked on every fetched batch"),
+        (
+            "load average (1/5/15 min)",
+            f"{f['load_average_start']} → {f['load_average_end']}",
+            f"{f['cpus']} CPUs",
+        ),
+    ]
+    if "profiled_rate" in f:
+        rows.append(
+            ("svmon run under cProfile", _fmt(f["profiled_rate"], "msgs/s"), "profiling overhead included")
+        )
+    return rows
