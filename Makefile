@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml
 
 # Debian packages the suite runs for real, each installed only when missing, with one apt-get update:
 # prometheus and prometheus-alertmanager (promtool and amtool test alerts/; the e2e suite), a JDK and
-# Maven (Apache Kafka is fetched from Maven Central and run on the JDK: tests/apache_kafka.py), and
+# Maven (Apache Kafka is fetched from Maven Central and run on the JDK: tests/apache_kafka.py),
+# chromium with fonts-noto-cjk (the headless browser check of the notices, which are Chinese: without
+# a CJK font every glyph prints as a box; tests/integration/test_notice_browser.py), and
 # postgresql, whose server binaries tests/postgres.py starts a private cluster from when no server
 # answers (it looks for the same /usr/lib/postgresql/*/bin/initdb). createcluster.conf is written
 # first because the package would otherwise create and start a system cluster on 5432, which the
@@ -34,6 +36,8 @@ system-deps:
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc' >/dev/null || missing="$$missing fonts-noto-cjk"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages: $${missing# }"; \
