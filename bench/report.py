@@ -13,6 +13,7 @@ from bench.dataset import Generated, Produced
 from bench.host import Host
 from bench.phases.consume import Consumed
 from bench.phases.engine import EngineOnly, LargeStore, OpenEvents
+from bench.phases.lists import REPEATS, ListsRun
 from bench.phases.svmon import GroupRun, Profiled, Ready, Restart, SvmonRun
 
 # The throughput targets (README, "Performance"): svmon at least 0.6 x the raw consume rate, and
@@ -50,6 +51,7 @@ class Results:
     restart: Restart
     large_store: LargeStore | None
     large_ready: Ready | None
+    lists: ListsRun | None
     engine: EngineOnly
     open_events: OpenEvents
     profiled: Profiled | None
@@ -114,6 +116,8 @@ def figures(r: Results) -> dict[str, Any]:
             large_restart_ready_s=r.large_ready.seconds,
             large_restart_rss_mib=r.large_ready.rss_mib,
         )
+    if r.lists is not None:
+        f.update(_lists_figures(r.lists))
     f.update(
         engine_rate=r.engine.rate,
         engine_us_per_msg=r.engine.us_per_msg,
@@ -128,6 +132,31 @@ def figures(r: Results) -> dict[str, Any]:
     f["budget_us_per_msg"] = 1e6 / (TARGET_RATIO * r.raw.rate) - 1e6 / r.validating.rate
     f["load_average_end"] = r.load_average_end
     return f
+
+
+def _lists_figures(r: ListsRun) -> dict[str, Any]:
+    """The lists phase's figures, ``lists_`` before each name."""
+    return {
+        "lists_overdue": r.overdue,
+        "lists_json_first_byte_s": r.json.first_byte_s,
+        "lists_json_s": r.json.seconds,
+        "lists_json_bytes": r.json.bytes,
+        "lists_json_rss_mib": r.json.peak_rss_mib,
+        "lists_screen_s": r.screen.seconds,
+        "lists_screen_rss_mib": r.screen.peak_rss_mib,
+        "lists_api_first_headers_s": r.api_first.headers_s,
+        "lists_api_first_s": r.api_first.seconds,
+        "lists_api_median_headers_s": r.api_median.headers_s,
+        "lists_api_median_s": r.api_median.seconds,
+        "lists_walk_pages": r.walk.pages,
+        "lists_walk_s": r.walk.seconds,
+        "lists_walk_page_median_s": r.walk.page_median_s,
+        "lists_walk_page_max_s": r.walk.page_max_s,
+        "lists_walk_first_page_s": r.walk.first_page_s,
+        "lists_walk_last_page_s": r.walk.last_page_s,
+        "lists_api_rss_before_walk_mib": r.api_rss_before_walk_mib,
+        "lists_api_rss_after_walk_mib": r.api_rss_after_walk_mib,
+    }
 
 
 def run_notes(r: Results) -> list[str]:
@@ -172,7 +201,14 @@ def lines(r: Results) -> Iterator[str]:
 
 
 def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
-    rows = [*_consumer_rows(f), *_svmon_rows(f), *_restart_rows(f), *_engine_rows(f), *_host_rows(f)]
+    rows = [
+        *_consumer_rows(f),
+        *_svmon_rows(f),
+        *_restart_rows(f),
+        *_lists_rows(f),
+        *_engine_rows(f),
+        *_host_rows(f),
+    ]
     width = max(len(r[0]) for r in rows)
     yield f"{'figure':<{width}}  {'value':>22}  note"
     for name, value, note in rows:
@@ -274,6 +310,52 @@ def _restart_rows(f: dict[str, Any]) -> list[Row]:
             ),
         ]
     return rows
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:,.0f} ms"
+
+
+def _lists_rows(f: dict[str, Any]) -> list[Row]:
+    """``svmon list overdue`` and its API page on the large store, whose open events are all overdue."""
+    if "lists_overdue" not in f:
+        return []
+    rss = _fmt(f["lists_api_rss_before_walk_mib"], "MiB", ".0f")
+    return [
+        (
+            "svmon list overdue --format json",
+            _fmt(f["lists_json_s"], "s", ".2f"),
+            f"{f['lists_overdue']:,} items, {f['lists_json_bytes'] / 2**20:.1f} MiB;"
+            f" first byte at {f['lists_json_first_byte_s']:.2f} s; RSS {f['lists_json_rss_mib']:.0f} MiB",
+        ),
+        (
+            "  --limit 100 --format table",
+            _fmt(f["lists_screen_s"], "s", ".2f"),
+            f"the first screen; RSS {f['lists_screen_rss_mib']:.0f} MiB",
+        ),
+        (
+            "API overdue?limit=100, 1st request",
+            _ms(f["lists_api_first_s"]),
+            f"headers at {_ms(f['lists_api_first_headers_s'])}; opens the store connection",
+        ),
+        (
+            f"  same, median of the next {REPEATS}",
+            _ms(f["lists_api_median_s"]),
+            f"headers at {_ms(f['lists_api_median_headers_s'])}",
+        ),
+        (
+            "API walk, limit=1000 pages",
+            _fmt(f["lists_walk_s"], "s", ".1f"),
+            f"{f['lists_walk_pages']} pages; per page median {_ms(f['lists_walk_page_median_s'])},"
+            f" max {_ms(f['lists_walk_page_max_s'])}; first {_ms(f['lists_walk_first_page_s'])},"
+            f" last {_ms(f['lists_walk_last_page_s'])}",
+        ),
+        (
+            "  daemon peak RSS (VmHWM), walk",
+            f"{rss} → {_fmt(f['lists_api_rss_after_walk_mib'], 'MiB', '.0f')}",
+            "before → after the walk",
+        ),
+    ]
 
 
 def _engine_rows(f: dict[str, Any]) -> list[Row]:

@@ -15,9 +15,16 @@ Phases, in order, against one Tansu broker (``daemon.tools.broker``), each a fun
 5. **raw again**: the raw consumer once more, for the machine's drift during the run;
 6. **restart**: ``svmon run`` again on that store; time until ``/readyz`` answers 200; and, unless
    ``--store-events 0``, the same on a store of that many events built in-process;
-7. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
+7. **lists**, unless ``--store-events 0``: the overdue list of that store (every open event: their
+   deadlines are in 2025). ``svmon list overdue`` as a subprocess, whole as JSON (time to first
+   byte, total, bytes, its own peak RSS; total and items checked) and its first screen
+   (``--limit 100 --format table``); then ``GET /api/v1/lists/overdue`` of a daemon on the store:
+   the first ``limit=100`` page (it opens the store connection) and the median of 20 more, and the
+   whole list in ``limit=1000`` pages following ``next_cursor`` (per-page times, the daemon's
+   ``VmHWM`` before and after);
+8. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
    per open event under ``tracemalloc``;
-8. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message.
+9. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message.
 
 The figures are printed as a table and as one JSON line (paste it into an issue note). Every child
 process is stopped on exit, Ctrl-C and SIGTERM included. The load average is printed because the
@@ -43,6 +50,7 @@ from bench.dataset import Topics, generate_messages, produce, unique_group
 from bench.host import Host, load_average
 from bench.phases.consume import consume_raw, consume_validating
 from bench.phases.engine import build_large_store, engine_only, open_event_memory
+from bench.phases.lists import measure_lists
 from bench.phases.svmon import restart, restart_on_store, run_group, run_profiled, run_svmon
 from bench.process import Svmon
 from bench.report import Progress, Results, lines
@@ -59,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--store-events",
         type=int,
         default=1_000_000,
-        help="events in the store for the restart-to-ready figure (0 skips that phase)",
+        help="events in the store for the restart-to-ready and lists figures (0 skips those phases)",
     )
     parser.add_argument("--open-share", type=float, default=0.1, help="share of those events left open")
     parser.add_argument(
@@ -117,13 +125,18 @@ def main(argv: list[str] | None = None) -> int:
 
         restarted = restart(svmon)
         say(f"restart to ready: {restarted.ready.seconds:.1f} s")
-        large_store = large_ready = None
+        large_store = large_ready = lists = None
         if args.store_events > 0:
             large_store = build_large_store(broker, work, args.store_events, args.partitions, args.open_share)
             say(f"built a store with {args.store_events:,} events ({large_store.open:,} open)")
             large_ready = restart_on_store(broker, large_store.topics, large_store.path, work)
             in_store = f"{args.store_events:,} events in the store"
             say(f"restart to ready with {in_store}: {large_ready.seconds:.1f} s")
+            lists = measure_lists(broker, large_store, work)
+            say(
+                f"svmon list overdue ({lists.overdue:,} items): {lists.json.seconds:.1f} s as JSON;"
+                f" API walk {lists.walk.seconds:.1f} s in {lists.walk.pages} pages"
+            )
 
         engine = engine_only(settings, produced.placed, work, batch)
         say(f"engine only: {engine.rate:,.0f} msgs/s")
@@ -145,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             restart=restarted,
             large_store=large_store,
             large_ready=large_ready,
+            lists=lists,
             engine=engine,
             open_events=open_events,
             profiled=profiled,

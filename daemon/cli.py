@@ -62,6 +62,16 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def _port(value: str) -> int:
     try:
         port = int(value)
@@ -98,7 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"show tracebacks of errors (also: {_DEBUG_ENV}=1)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (_add_run, _add_demo, _add_report, _add_load, _add_schemas, _add_check_config):
+    for add in (
+        _add_run,
+        _add_demo,
+        _add_report,
+        _add_list,
+        _add_notice,
+        _add_load,
+        _add_schemas,
+        _add_check_config,
+    ):
         add(commands)
     return parser
 
@@ -175,6 +194,56 @@ def _add_report(commands: Commands) -> None:
     report.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
     _add_config_option(report)
     report.set_defaults(handler=_report)
+
+
+def _add_list(commands: Commands) -> None:
+    listing = commands.add_parser(
+        "list",
+        help="list the entities behind a count: overdue events, violations, errors, ...",
+        description=(
+            "List what a count is made of, read from the store, worst first: overdue (open events past "
+            "their deadline), open (every open event), violations (published penalty results with a "
+            "violation), requests (open withdraw/modify applications), errors (records still erroneous, "
+            "with their Kafka coordinates). Filters combine; totals agree with `svmon report`."
+        ),
+    )
+    listing.add_argument(
+        "what",
+        choices=("overdue", "open", "violations", "requests", "errors"),
+        metavar="WHAT",
+        help="overdue | open | violations | requests | errors",
+    )
+    listing.add_argument("--department", metavar="CODE", help="a registered department code")
+    listing.add_argument("--division", metavar="CODE", help="a division code, e.g. 330212")
+    listing.add_argument(
+        "--kind", metavar="K", help="event kind (overdue, open), request kind, or record type (errors)"
+    )
+    listing.add_argument("--violation", metavar="V", help="one violation code (violations only)")
+    listing.add_argument("--period", metavar="P", help="as in `svmon report`: 2023 | 2023Q4 | 2023-10 | ...")
+    listing.add_argument("--limit", type=_positive_int, metavar="N", help="at most N items (default: all)")
+    listing.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    listing.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
+    _add_config_option(listing)
+    listing.set_defaults(handler=_list)
+
+
+def _add_notice(commands: Commands) -> None:
+    notice = commands.add_parser(
+        "notice",
+        help="write a notice (通报) per department or division for a period",
+        description=(
+            "Write one document per unit (its eight indicators against target and the city, its rank, "
+            "the change since the previous period, its lists, charts) and an index, read from the store."
+        ),
+    )
+    notice.add_argument("--period", required=True, metavar="P", help="as in `svmon report`")
+    notice.add_argument("--by", choices=("department", "division"), default="department")
+    notice.add_argument("--only", metavar="CODE", help="only this unit (and the index)")
+    notice.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write into")
+    notice.add_argument("--format", choices=("markdown", "html"), default="markdown")
+    notice.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
+    _add_config_option(notice)
+    notice.set_defaults(handler=_notice)
 
 
 def _add_load(commands: Commands) -> None:
@@ -256,6 +325,22 @@ def _report(args: argparse.Namespace) -> int:
     return report_command(settings, args)
 
 
+def _list(args: argparse.Namespace) -> int:
+    settings = _settings(args, store={"url": args.store} if args.store is not None else {})
+    _configure_logging(settings, sys.stderr)  # stdout carries the list
+    from daemon.reports.lists import list_command
+
+    return list_command(settings, args)
+
+
+def _notice(args: argparse.Namespace) -> int:
+    settings = _settings(args, store={"url": args.store} if args.store is not None else {})
+    _configure_logging(settings, sys.stderr)
+    from daemon.reports.notices import notice_command
+
+    return notice_command(settings, args)
+
+
 def _load(args: argparse.Namespace) -> int:
     overrides = {"bootstrap_servers": args.bootstrap} if args.bootstrap is not None else {}
     settings = _settings(args, kafka=overrides)
@@ -287,6 +372,10 @@ def _check_referenced_files(settings: Settings) -> None:
         load_registry(settings.registry_file)
     except RegistryError as exc:
         raise ConfigError(str(exc)) from None
+    if settings.http.web_config_file is not None:
+        from daemon.exposition.webconfig import load_web_config
+
+        load_web_config(settings.http.web_config_file)  # with the certificate and key files it names
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -296,12 +296,27 @@ def mask_url_password(url: str) -> str:
 
 
 class HttpSettings(BaseModel):
-    """The HTTP server for /metrics, /healthz, /readyz and /api/v1."""
+    """The HTTP server for /metrics, /healthz, /readyz and /api/v1, and who may read it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (`0.0.0.0` for all).")
     port: int = Field(9108, ge=0, le=65535, description="TCP port to listen on (0 picks a free one).")
+    web_config_file: FilePath | None = Field(
+        None,
+        description=(
+            "Web configuration in the Prometheus exporter toolkit's format: TLS (optionally client "
+            "certificates), basic-auth users with bcrypt hashes, headers, rate limit; unset = plain HTTP, "
+            'open to all (docs/configuration.md "Access").'
+        ),
+    )
+    probes_open: bool = Field(
+        True,
+        description=(
+            "`/healthz` and `/readyz` answer without credentials, for kubelets and load balancers; "
+            "`false` asks for them as `/metrics` and `/api/` do."
+        ),
+    )
 
 
 def _ratio(default: float, meaning: str) -> Any:

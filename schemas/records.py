@@ -124,6 +124,7 @@ class _Record(_Model):
 # --- event/v1 ------------------------------------------------------------------------------------
 EventAction = Literal["created", "signed", "reassigned", "handled", "cancelled"]
 EventKind = Literal["risk_warning", "collaborative", "complaint", "clue"]
+RequestKind = Literal["withdraw", "modify"]
 
 # Per action: (fields that must be non-null, fields that may be non-null) beyond the common ones.
 # Null and absent mean the same, so producers that always write every key are not penalised.
@@ -363,7 +364,7 @@ class DisclosureRequestRecord(_Record):
     disclosure_id: _Text128
     action: Literal["submitted", "approved", "rejected", "executed"]
     at: AwareDatetime
-    kind: Literal["withdraw", "modify"]
+    kind: RequestKind
     reason: Literal["legacy_improper", "expired", "revoked", "credit_repair", "correction"]
     department: _DepartmentCode
     batch_id: _Text128 | None = None

@@ -139,15 +139,26 @@ def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]
     data = published(entity)
     if data is None:
         return []
-    slot = entity.slots[""]
+    return violations_at_rest(data, entity.slots[""].day, rules) + violations_due(data, rules, now)
+
+
+def violations_at_rest(data: DisclosureData, decided_day: int, rules: Rules) -> list[str]:
+    """The violations of a published disclosure that do not depend on the time: exposure, procedure,
+    late publication."""
     found: list[str] = []
     if data.exposed:
         found.append("personal_info_exposed")
     if data.procedure == "simple":
         found.append("simple_procedure_published")
     published_at = data.published_at
-    if published_at is not None and published_at > publish_deadline(slot.day, rules):
+    if published_at is not None and published_at > publish_deadline(decided_day, rules):
         found.append("published_late")
+    return found
+
+
+def violations_due(data: DisclosureData, rules: Rules, now: float) -> list[str]:
+    """The violations a published disclosure has at ``now`` because it should have been withdrawn."""
+    found: list[str] = []
     until = data.publicity_until
     # Only ask the calendar once the publicity period is over: a deadline years ahead would be a
     # working-day question the calendar cannot answer yet (a counted fallback) for no reason.
@@ -161,6 +172,21 @@ def disclosure_violations(entity: Entity, rules: Rules, now: float) -> list[str]
     if revoked_at is not None and now > rules.deadline(day_of_epoch(revoked_at), rules.withdraw_within):
         found.append("revoked_not_withdrawn")
     return found
+
+
+def withdrawal_due_from(data: DisclosureData) -> float | None:
+    """The earliest instant a published disclosure can be due for withdrawal, or None if never.
+
+    A lower bound (the end of the last publicity day, or the revocation itself): the exact limit
+    counts working days after it, which :func:`violations_due` asks the calendar for only once the
+    bound has passed.
+    """
+    bounds = []
+    if data.publicity_until is not None:
+        bounds.append(end_of_day_epoch(int(data.publicity_until)))
+    if data.revoked_at is not None:
+        bounds.append(data.revoked_at)
+    return min(bounds) if bounds else None
 
 
 def compliance(

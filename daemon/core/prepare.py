@@ -15,7 +15,15 @@ from typing import Any, Final
 
 from daemon import streams
 from daemon.core.state.entities import ACCURACY, AggKey
-from daemon.core.state.slots import DisclosureData, EventData, InspectionData, ItemData, RequestData, Slot
+from daemon.core.state.slots import (
+    DisclosureData,
+    ErrorData,
+    EventData,
+    InspectionData,
+    ItemData,
+    RequestData,
+    Slot,
+)
 from daemon.core.timeutil import SHANGHAI, day_of, day_of_epoch
 from schemas.decode import Accepted, Rejected, decode
 from schemas.errors import ErrorCode, FieldError
@@ -70,11 +78,21 @@ def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def personal_info_exposed(record: DisclosureRecord) -> bool:
-    """``personal_info_exposed`` (contract §7): an ID or phone in the text, or a person's unmasked ID."""
+def exposed_fields(record: DisclosureRecord) -> tuple[str, ...]:
+    """Where ``personal_info_exposed`` (contract §7) finds personal information: the field paths, never
+    the values. An ID or phone in the text, or a natural person's unmasked ID."""
+    fields = [
+        path
+        for path, text in (
+            ("content", record.content),
+            ("party.name", record.party.name),
+            ("decision_no", record.decision_no),
+        )
+        if find_personal_info(text)
+    ]
     if record.party.type == "natural_person" and not is_masked_id(record.party.id):
-        return True
-    return any(find_personal_info(text) for text in (record.content, record.party.name, record.decision_no))
+        fields.append("party.id")
+    return tuple(fields)
 
 
 class Pipeline:
@@ -124,10 +142,19 @@ class Pipeline:
         schema = streams.UNKNOWN_SCHEMA if stream is None else stream.schema
         division = rejected.division or UNKNOWN_DIVISION
         record_key = rejected.record_key
-        slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, None)
+        errors = ErrorData(
+            schema,
+            tuple((str(error.code), error.field) for error in rejected.errors),
+            message.topic,
+            message.partition,
+            message.offset,
+        )
+        slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, errors)
         if record_key is None or stream is None:
+            # No record key: no entity can hold it, and no later version can correct it. It counts as
+            # inaccurate where it belongs, and is listed under its Kafka coordinates.
             counts = {(day, ACCURACY, rejected.department, division): (0, 1)}
-            return Prepared(message, schema, rejected.department, None, "", "", None, counts, rejected, False)
+            return Prepared(message, schema, rejected.department, None, "", "", slot, counts, rejected, False)
         kind = stream.kind
         ident = record_key[1]
         name = record_key[2] if len(record_key) > 2 else ""
@@ -186,7 +213,8 @@ def _disclosure_slot(record: DisclosureRecord, fingerprint: int, registry: Regis
         withdrawn_at=_epoch(record.withdrawn_at),
         revoked_at=_epoch(record.revoked_at),
         publicity_until=None if record.publicity_until is None else record.publicity_until.toordinal(),
-        exposed=personal_info_exposed(record),
+        exposed=exposed_fields(record),
+        decision_no=record.decision_no,
     )
     day = record.decided_at.toordinal()
     return (

@@ -162,6 +162,8 @@ class ListSection:
     rows: tuple[tuple[str, ...], ...]
     total: int
     person_name_columns: frozenset[int] = field(default_factory=frozenset)
+    #: The command that prints the whole list, named when only the first rows are shown.
+    full_list: str = ""
 
     def __post_init__(self) -> None:
         if self.key not in LIST_TITLES:
@@ -428,7 +430,8 @@ def _count_words(section: ListSection) -> str:
     if section.total == 0:
         return "无。"
     if len(section.rows) < section.total:
-        return f"前 {len(section.rows)} 条，共 {section.total} 条。"
+        rest = f"完整名单：{section.full_list}" if section.full_list else ""
+        return f"前 {len(section.rows)} 条，共 {section.total} 条。{rest}"
     return f"共 {section.total} 条。"
 
 

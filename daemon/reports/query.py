@@ -7,13 +7,15 @@ are in a report.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from daemon.core.indicators import AGGREGATED, Counts, bump, compliance, coverage, onboarding
 from daemon.core.state.entities import DISCLOSURE, ITEM, Entity, Rules
+from daemon.store import SqlStore, open_store
 from daemon.store.protocol import Store
 
-__all__ = ["latest_copies", "report_counts"]
+__all__ = ["EmptyStoreError", "latest_copies", "open_existing_store", "report_counts"]
 
 
 def report_counts(store: Store, rules: Rules, start_day: int, end_day: int, now: float) -> Counts:
@@ -55,3 +57,21 @@ def latest_copies(stored: Iterable[tuple[str, dict[str, Any]]]) -> list[Entity]:
         if current_slot is None or (slot is not None and slot.version > current_slot.version):
             chosen[key] = entity
     return list(chosen.values())
+
+
+class EmptyStoreError(LookupError):
+    """The store does not exist or was never checkpointed: there is nothing to report."""
+
+    def __str__(self) -> str:
+        return f"no indicator data yet in {self.args[0]}"
+
+
+def open_existing_store(url: str) -> SqlStore:
+    """The store at ``url``; ``EmptyStoreError`` when it does not exist or holds no checkpoint."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise EmptyStoreError(url)  # opening would create an empty database as a side effect
+    store = open_store(url)
+    if store.is_empty():
+        store.close()
+        raise EmptyStoreError(url)
+    return store

@@ -288,7 +288,7 @@ def _group_kind(report: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _ranked(report: Mapping[str, Any], indicator: str) -> tuple[list[tuple[int, Mapping[str, Any]]], int]:
+def ranked(report: Mapping[str, Any], indicator: str) -> tuple[list[tuple[int, Mapping[str, Any]]], int]:
     """Groups with data for `indicator`, worst first, with their competition ranks; and the count without."""
     with_data: list[tuple[Fraction, Mapping[str, Any]]] = []
     without = 0
@@ -339,7 +339,8 @@ def _pad(text: str, width: int, right: bool) -> str:
     return fill + text if right else text + fill
 
 
-def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """A plain-text table: columns as wide as their widest cell (CJK counts 2), ruled under the header."""
     widths = [max(_display_width(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     lines = ["  ".join(_pad(cell, w, r) for cell, w, r in zip(header, widths, right, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -374,10 +375,11 @@ def _group_sections(report: Mapping[str, Any]) -> Iterator[tuple[str, str, list[
     if kind is None:
         return
     for indicator in INDICATORS:
-        ranked, without = _ranked(report, indicator)
-        if ranked:
+        ordered, without = ranked(report, indicator)
+        if ordered:
             cells = [
-                _group_cells(rank, kind, g, _row(indicator, g["indicators"][indicator])) for rank, g in ranked
+                _group_cells(rank, kind, g, _row(indicator, g["indicators"][indicator]))
+                for rank, g in ordered
             ]
             yield kind, indicator, cells, without
 
@@ -418,11 +420,11 @@ def _render_table(report: Mapping[str, Any]) -> str:
     lines = _title(report)
     lines.append("")
     rows = [_total_cells(_row(i, e)) for i, e in report["indicators"].items()]
-    lines.extend(_aligned(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
+    lines.extend(aligned(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
     for kind, indicator, cells, without in _group_sections(report):
         lines.append("")
         lines.append(f"{INDICATORS[indicator]} ({indicator}) 按{GROUP_KINDS[kind]}排名，由低到高")
-        lines.extend(_aligned(_group_header(kind), cells, _GROUP_RIGHT))
+        lines.extend(aligned(_group_header(kind), cells, _GROUP_RIGHT))
         if without:
             lines.append(f"另有 {without} 个{GROUP_KINDS[kind]}无数据。")
     return "\n".join(lines) + "\n"
@@ -431,14 +433,16 @@ def _render_table(report: Mapping[str, Any]) -> str:
 # --- markdown -----------------------------------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """A Markdown table, numeric columns (``right``) right-aligned."""
+    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |"]
     lines.append("|" + "|".join("---:" if r else "---" for r in right) + "|")
-    lines.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows)
+    lines.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows)
     return lines
 
 
@@ -446,10 +450,10 @@ def _render_markdown(report: Mapping[str, Any]) -> str:
     title, as_of = _title(report)
     lines = [f"## {title}", "", f"_{as_of}_", ""]
     rows = [_total_cells(_row(i, e)) for i, e in report["indicators"].items()]
-    lines.extend(_md_table(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
+    lines.extend(md_table(_TOTAL_HEADER, rows, _TOTAL_RIGHT))
     for kind, indicator, cells, without in _group_sections(report):
         lines += ["", f"### {INDICATORS[indicator]} (`{indicator}`) 按{GROUP_KINDS[kind]}排名，由低到高", ""]
-        lines.extend(_md_table(_group_header(kind), cells, _GROUP_RIGHT))
+        lines.extend(md_table(_group_header(kind), cells, _GROUP_RIGHT))
         if without:
             lines += ["", f"另有 {without} 个{GROUP_KINDS[kind]}无数据。"]
     return "\n".join(lines) + "\n"
@@ -502,8 +506,8 @@ def _render_csv(report: Mapping[str, Any]) -> str:
     kind = _group_kind(report)
     if kind is not None:
         for indicator in INDICATORS:
-            ranked, _ = _ranked(report, indicator)
-            ranks = {str(group[kind]): rank for rank, group in ranked}
+            ordered, _ = ranked(report, indicator)
+            ranks = {str(group[kind]): rank for rank, group in ordered}
             for group in report["groups"]:
                 rank = ranks.get(str(group[kind]))
                 writer.writerow(

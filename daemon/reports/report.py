@@ -9,35 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from daemon.config import Settings
 from daemon.core.calendar import WorkingCalendar, make_rules
 from daemon.core.indicators import Counts
+from daemon.core.state.entities import Rules
 from daemon.core.timeutil import SHANGHAI
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK
-from daemon.reports.query import report_counts
+from daemon.reports.query import EmptyStoreError, open_existing_store, report_counts
 from daemon.reports.render import build_report, parse_period, render, render_empty
-from daemon.store import SqlStore, open_store
+from daemon.store.protocol import Store
 from schemas.registry import UNKNOWN_DIVISION, UNREGISTERED_DEPARTMENT, Registry, load_registry
-
-
-class EmptyStoreError(LookupError):
-    """The store does not exist or was never checkpointed: there is nothing to report."""
-
-    def __str__(self) -> str:
-        return f"no indicator data yet in {self.args[0]}"
-
-
-def _open_existing(url: str) -> SqlStore:
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise EmptyStoreError(url)  # opening would create an empty database as a side effect
-    store = open_store(url)
-    if store.is_empty():
-        store.close()
-        raise EmptyStoreError(url)
-    return store
 
 
 def _group_names(registry: Registry, by: str) -> dict[str, str]:
@@ -68,13 +51,26 @@ def _split(
     )
 
 
-def build(settings: Settings, store: SqlStore, period_text: str, by: str, now: float) -> dict[str, Any]:
-    """The report JSON (contract §10) of a period read from ``store``; ``ValueError`` for a bad query."""
+def build(
+    settings: Settings,
+    store: Store,
+    period_text: str,
+    by: str,
+    now: float,
+    *,
+    registry: Registry | None = None,
+    rules: Rules | None = None,
+) -> dict[str, Any]:
+    """The report JSON (contract §10) of a period read from ``store``; ``ValueError`` for a bad query.
+
+    ``registry`` and ``rules`` are read from the settings' files unless a long-lived caller (the
+    HTTP API, the notices) passes the ones it loaded once.
+    """
     period = parse_period(period_text)
     if by not in ("department", "division"):
         raise ValueError(f"cannot group by {by!r}: use department or division")
-    registry = load_registry(settings.registry_file)
-    rules = make_rules(settings, WorkingCalendar(settings.calendar.override_file))
+    registry = registry or load_registry(settings.registry_file)
+    rules = rules or make_rules(settings, WorkingCalendar(settings.calendar.override_file))
     counts = report_counts(store, rules, period.start.toordinal(), period.end.toordinal(), now)
     totals, groups = _split(counts, by)
     as_of_epoch = store.last_checkpoint_at() or now
@@ -88,7 +84,7 @@ def report_json(
     settings: Settings, *, period_text: str, by: str, now: float, store_url: str | None = None
 ) -> dict[str, Any]:
     """Report JSON for the HTTP API: ``ValueError`` for a bad query, ``EmptyStoreError`` for no data yet."""
-    store = _open_existing(store_url or settings.store.url)
+    store = open_existing_store(store_url or settings.store.url)
     try:
         return build(settings, store, period_text, by, now)
     finally:
@@ -101,7 +97,7 @@ def report_command(settings: Settings, args: argparse.Namespace) -> int:
 
     url = getattr(args, "store", None) or settings.store.url
     try:
-        store = _open_existing(url)
+        store = open_existing_store(url)
     except EmptyStoreError:
         sys.stderr.write(render_empty(url))
         return EXIT_FAILURE

@@ -19,17 +19,20 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import structlog
 
 from daemon.config import Settings
-from daemon.core.calendar import WorkingCalendar
+from daemon.core.calendar import WorkingCalendar, make_rules
 from daemon.core.snapshot import Snapshot
 from daemon.exceptions import DlqError, SourceError, StoreError, StoreVersionError
+from daemon.exposition.access import WebConfig
 from daemon.exposition.counters import FlowCounters
 from daemon.exposition.http import HttpServer
 from daemon.exposition.registry import metrics_registry
+from daemon.exposition.webconfig import load_web_config
+from daemon.reports.api import ReadApi
 from daemon.runtime.checkpointer import Backoff, Checkpointer
 from daemon.runtime.dlq import DlqProducer
 from daemon.runtime.engine import DlqSink, Engine
@@ -82,15 +85,36 @@ class App:
         settings = self.settings
         with ExitStack() as stack:
             registry = load_registry(settings.registry_file)
+            calendar = WorkingCalendar(settings.calendar.override_file)
+            api = ReadApi(settings, registry, make_rules(settings, calendar), self.clock)
+            stack.callback(api.close)
             prometheus, counters = metrics_registry(
                 self._snapshot, settings.targets.model_dump(), registry, settings.kafka.topics.inputs()
             )
+            web_config_file = settings.http.web_config_file
+            # A bad file is a ConfigError (exit 2, the problems listed), raised before anything started.
+            web_config = WebConfig() if web_config_file is None else load_web_config(web_config_file)
             http = HttpServer(
-                settings.http.host, settings.http.port, prometheus, self.readiness.reasons, self._api
+                settings.http.host,
+                settings.http.port,
+                prometheus,
+                self.readiness.reasons,
+                {
+                    "/api/v1/indicators": api.indicators,
+                    "/api/v1/lists/": api.lists,
+                    "/api/v1/openapi.json": api.openapi,
+                },
+                web_config=web_config,
+                probes_open=settings.http.probes_open,
             )
             http.start()
             stack.callback(http.stop)
-            log.info("serving", url=f"http://{settings.http.host}:{http.port}/metrics")
+            log.info(
+                "serving",
+                url=f"{http.scheme}://{settings.http.host}:{http.port}/metrics",
+                basic_auth=web_config.basic_auth_required,
+                probes_open=settings.http.probes_open,
+            )
             probe = ProbeThread(settings.kafka, self.readiness, self._stop)
             probe.start()
             store = self._open_store(stack)
@@ -98,7 +122,7 @@ class App:
                 engine = Engine(
                     settings,
                     registry,
-                    WorkingCalendar(settings.calendar.override_file),
+                    calendar,
                     store,
                     clock=self.clock,
                 )
@@ -230,11 +254,6 @@ class App:
         snapshot.lag = {} if watch is None else dict(watch.lag)
         snapshot.ready = not self.readiness.reasons()
         return snapshot
-
-    def _api(self, period: str, by: str) -> dict[str, Any]:
-        from daemon.reports.report import report_json  # noqa: PLC0415 - reports import the store stack
-
-        return report_json(self.settings, period_text=period, by=by, now=self.clock())
 
 
 # CPython collects generation 0 every 700 net allocations. svmon allocates dozens of short-lived

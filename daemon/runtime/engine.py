@@ -106,6 +106,8 @@ class Engine:
             state = PartitionState(scope, partition, self.rules, resident_from=this_year)
             self.epochs[scope_id] = self.store.claim(scope, partition)
             state.restore(self.store.load(scope, partition, state.resident_from))
+            if scope_id in self.store.unlisted():
+                state.relist()
             topics = [topic for topic, stream in self.streams.items() if stream.scope == scope]
             for (topic, _), offset in self.store.offsets((topic, partition) for topic in topics).items():
                 state.offsets[topic] = offset
@@ -184,15 +186,14 @@ class Engine:
         topic = message.topic
         view = None
         kind, slot = prepared.kind, prepared.slot
-        if slot is not None and kind is not None:
-            outcome, entity, before = state.apply(kind, prepared.ident, prepared.slot_name, slot)
+        applied = state.take(prepared)
+        if applied is not None:
+            outcome, entity, before = applied
             view = entity.contribution.view
             if outcome != "applied":
                 tally.ignored_version(topic, outcome)
             elif kind == EVENT:
                 tally.event_transition(before.view, view)
-        elif prepared.keyless is not None:
-            state.apply_counts(prepared.keyless)
         tally.consumed(topic, message.timestamp_ms / 1000)
         department = prepared.department or (view.department if view is not None else UNREGISTERED_DEPARTMENT)
         tally.record(prepared.schema, department)
@@ -232,9 +233,9 @@ class Engine:
             dlq.flush()
             started = time.monotonic()
             while True:
-                changes = [c for s in chosen if (c := self.states[s].changes()) is not None]
+                changes = {s: c for s in chosen if (c := self.states[s].changes()) is not None}
                 try:
-                    self.store.checkpoint(changes, self.epochs)
+                    self.store.checkpoint(list(changes.values()), self.epochs)
                     break
                 except FencedError as exc:
                     log.warning("scope fenced by another instance; dropping it", scope=exc.scope_id)
@@ -244,7 +245,7 @@ class Engine:
             offsets: dict[Partition, int] = {}
             for scope_id in chosen:
                 state = self.states[scope_id]
-                state.committed()
+                state.committed(changes.get(scope_id))
                 state.evict_closed()
                 for topic, offset in state.offsets.items():
                     offsets[(topic, state.partition)] = offset

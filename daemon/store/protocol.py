@@ -3,18 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
 
 2: entities keyed by scope, partition and key. 3: entity rows carry their rule-dependent cells.
+4: the drill-down lists (svmon_list); erroneous slots keep their errors and Kafka coordinates,
+disclosures the fields that expose personal information.
 """
 
 StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)
+
+
+@dataclass(frozen=True)
+class EntryQuery:
+    """Which entries of one drill-down list to read (every condition given must hold)."""
+
+    list: str
+    department: str | None = None
+    division: str | None = None
+    kind: str | None = None
+    first_day: int | None = None
+    last_day: int | None = None
+    #: Only entries whose ``due`` is set and before this instant (overdue events).
+    due_before: float | None = None
+    #: Only entries that are flagged, or whose ``due`` is before this instant (violations).
+    flagged_or_due_before: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One stored list entry (``daemon.core.listing.Entry`` as the store gives it back)."""
+
+    key: str
+    kind: str
+    department: str
+    division: str
+    day: int
+    rank: float
+    due: float | None
+    flagged: bool
+    fields: dict[str, Any]
 
 
 class Store(Protocol):
@@ -43,6 +77,10 @@ class Store(Protocol):
         claimed one of the scopes since (this instance must drop it).
         """
 
+    def unlisted(self) -> set[ScopeId]:
+        """Scopes written before the lists whose entries are yet to be rebuilt by the daemon that
+        restores them (a checkpoint of their ``Changes.relisted`` clears the mark)."""
+
     def ping(self) -> None:
         """Raise ``StoreError`` when the store cannot be reached."""
 
@@ -58,6 +96,14 @@ class Store(Protocol):
 
     def marks(self, start_day: int, end_day: int) -> Iterator[tuple[str, int, int]]:
         """(item_code, day, count) of 双随机 inspections in the range."""
+
+    def entries(
+        self, query: EntryQuery, after: tuple[float, str] | None = None, limit: int | None = None
+    ) -> Iterator[StoredEntry]:
+        """Entries of the query in list order (``rank``, then ``key``), from just after ``after``."""
+
+    def count_entries(self, query: EntryQuery) -> int:
+        """How many entries the query selects."""
 
     def last_checkpoint_at(self) -> float | None:
         """Unix time of the last successful checkpoint, or None for an empty store."""

@@ -23,7 +23,7 @@ import orjson
 
 from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError, StoreVersionError
-from daemon.store.protocol import SCHEMA_VERSION, FencedError, StoredEntity
+from daemon.store.protocol import SCHEMA_VERSION, EntryQuery, FencedError, StoredEntity, StoredEntry
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS svmon_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -45,6 +45,20 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS svmon_marks (scope TEXT NOT NULL, part INTEGER NOT NULL,"
     " item_code TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,"
     " PRIMARY KEY (scope, part, item_code, day))",
+    # The drill-down lists (daemon/core/listing.py): one row per entry, replaced with its owner's
+    # (an entity, or a message without a record key) at each checkpoint that changes the owner.
+    "CREATE TABLE IF NOT EXISTS svmon_list (scope TEXT NOT NULL, part INTEGER NOT NULL,"
+    " owner TEXT NOT NULL, list TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,"
+    " department TEXT NOT NULL, division TEXT NOT NULL, day INTEGER NOT NULL,"
+    " rank DOUBLE PRECISION NOT NULL, due DOUBLE PRECISION, flagged INTEGER NOT NULL, fields TEXT NOT NULL,"
+    " PRIMARY KEY (scope, part, list, key))",
+    "CREATE INDEX IF NOT EXISTS svmon_list_owner ON svmon_list (scope, part, owner)",
+    "CREATE INDEX IF NOT EXISTS svmon_list_rank ON svmon_list (list, rank, key)",
+)
+_DELETE_LISTED = "DELETE FROM svmon_list WHERE scope = ? AND part = ? AND owner = ?"
+_INSERT_LISTED = (
+    "INSERT INTO svmon_list (scope, part, owner, list, key, kind, department, division, day, rank, due,"
+    " flagged, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _UPSERT_ENTITY = (
@@ -85,6 +99,13 @@ _FROM_VERSION_1 = (
     "ALTER TABLE svmon_entities_v2 RENAME TO svmon_entities",
     "CREATE INDEX IF NOT EXISTS svmon_entities_resident ON svmon_entities (scope, part, resident)",
 )
+#: A scope written before the lists (schema < 4) has none: it is marked here, and the daemon that
+#: restores it writes its entries and removes the mark in one checkpoint (``Store.unlisted``).
+_MARK_UNLISTED = (
+    "INSERT INTO svmon_meta (name, value) SELECT 'unlisted:' || scope || ':' || part, '1'"
+    " FROM svmon_owners WHERE true ON CONFLICT (name) DO NOTHING"
+)
+_DELETE_META = "DELETE FROM svmon_meta WHERE name = ?"
 _UPSERT_META = (
     "INSERT INTO svmon_meta (name, value) VALUES (?, ?)"
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
@@ -176,6 +197,10 @@ class SqlStore:
                         self._execute(statement)
                 # 2 -> 3 changes no table: entity rows written from now on carry their
                 # rule-dependent cells, and rows without them are still read (Entity.from_json).
+                # 3 -> 4 adds svmon_list (above); every scope already written is marked unlisted,
+                # so that whichever daemon restores it next rebuilds its entries (docs/operations.md).
+                if stored < 4:
+                    self._execute(_MARK_UNLISTED)
                 # The version keeps an older svmon, which cannot read the new rows, away.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
                 self.migrated_from = stored
@@ -281,8 +306,13 @@ class SqlStore:
         offset_rows: list[Sequence[Any]] = []
         delta_rows: list[Sequence[Any]] = []  # days before the resident window: added, not set
         mark_delta_rows: list[Sequence[Any]] = []
+        unlisted: list[Sequence[Any]] = []
+        listed: list[Sequence[Any]] = []
+        relisted: list[Sequence[Any]] = []
         for change in changes:
             scope, part = change.scope, change.partition
+            if change.relisted:
+                relisted.append((_unlisted_mark(scope, part),))
             for key, kind, resident, row in change.entities:
                 entity_rows.append((key, scope, part, kind, int(resident), _dumps(row)))
             aggregate_rows.extend((scope, part, *key, n, d) for key, n, d in change.aggregates)
@@ -290,6 +320,26 @@ class SqlStore:
             delta_rows.extend((scope, part, *key, n, d) for key, n, d in change.aggregate_deltas)
             mark_delta_rows.extend((scope, part, code, day, count) for code, day, count in change.mark_deltas)
             offset_rows.extend((topic, part, offset) for topic, offset in change.offsets)
+            for owner, entries in change.listed:
+                unlisted.append((scope, part, owner))
+                listed.extend(
+                    (
+                        scope,
+                        part,
+                        owner,
+                        e.list,
+                        e.key,
+                        e.kind,
+                        e.department,
+                        e.division,
+                        e.day,
+                        e.rank,
+                        e.due,
+                        int(e.flagged),
+                        _dumps(e.fields),
+                    )
+                    for e in entries
+                )
         try:
             if self._dialect.begin_write:
                 self._execute(self._dialect.begin_write)
@@ -307,6 +357,9 @@ class SqlStore:
             self._executemany(_UPSERT_MARK, mark_rows)
             self._executemany(_ADD_AGGREGATE, delta_rows)
             self._executemany(_ADD_MARK, mark_delta_rows)
+            self._executemany(_DELETE_LISTED, unlisted)
+            self._executemany(_INSERT_LISTED, listed)
+            self._executemany(_DELETE_META, relisted)
             self._executemany(_UPSERT_OFFSET, offset_rows)
             self._execute(_UPSERT_META, ("last_checkpoint_at", repr(time.time())))
             self._connection.commit()
@@ -366,10 +419,82 @@ class SqlStore:
         ):
             yield item_code, int(day), int(count)
 
+    def entries(
+        self, query: EntryQuery, after: tuple[float, str] | None = None, limit: int | None = None
+    ) -> Iterator[StoredEntry]:
+        where, parameters = _entry_conditions(query)
+        if after is not None:
+            where.append("(rank > ? OR (rank = ? AND key > ?))")
+            parameters += [after[0], after[0], after[1]]
+        statement = (
+            "SELECT key, kind, department, division, day, rank, due, flagged, fields FROM svmon_list"  # noqa: S608
+            f" WHERE {' AND '.join(where)} ORDER BY rank, key"  # only placeholders are interpolated
+        )
+        if limit is not None:
+            statement += f" LIMIT {int(limit)}"
+        for key, kind, department, division, day, rank, due, flagged, fields in self._read(
+            statement, parameters
+        ):
+            yield StoredEntry(
+                key,
+                kind,
+                department,
+                division,
+                int(day),
+                float(rank),
+                None if due is None else float(due),
+                bool(flagged),
+                orjson.loads(fields),
+            )
+
+    def count_entries(self, query: EntryQuery) -> int:
+        where, parameters = _entry_conditions(query)
+        statement = f"SELECT COUNT(*) FROM svmon_list WHERE {' AND '.join(where)}"  # noqa: S608
+        return int(self._read(statement, parameters)[0][0])
+
     def last_checkpoint_at(self) -> float | None:
         rows = self._read("SELECT value FROM svmon_meta WHERE name = 'last_checkpoint_at'")
         return float(rows[0][0]) if rows else None
 
+    def unlisted(self) -> set[ScopeId]:
+        rows = self._read("SELECT name FROM svmon_meta WHERE name LIKE ?", ("unlisted:%",))
+        scopes = set()
+        for (name,) in rows:
+            _, scope, partition = str(name).rsplit(":", 2)
+            scopes.add((scope, int(partition)))
+        return scopes
+
     def is_empty(self) -> bool:
         """True when nothing was ever checkpointed here."""
         return self.last_checkpoint_at() is None
+
+
+def _unlisted_mark(scope: str, partition: int) -> str:
+    return f"unlisted:{scope}:{partition}"
+
+
+def _entry_conditions(query: EntryQuery) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (with ``?`` placeholders) and parameters of a list query."""
+    where: list[str] = ["list = ?"]
+    parameters: list[Any] = [query.list]
+    for column, value in (
+        ("department", query.department),
+        ("division", query.division),
+        ("kind", query.kind),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            parameters.append(value)
+    if query.first_day is not None:
+        where.append("day >= ?")
+        parameters.append(query.first_day)
+    if query.last_day is not None:
+        where.append("day <= ?")
+        parameters.append(query.last_day)
+    if query.due_before is not None:
+        where.append("due IS NOT NULL AND due < ?")
+        parameters.append(query.due_before)
+    if query.flagged_or_due_before is not None:
+        where.append("(flagged = 1 OR (due IS NOT NULL AND due < ?))")
+        parameters.append(query.flagged_or_due_before)
+    return where, parameters

@@ -231,8 +231,13 @@ class _DaemonProcess:
 def _daemon_environment(
     settings: Settings, args: argparse.Namespace, bootstrap: str, store_url: str, port: int
 ) -> dict[str, str]:
-    """The user's environment (its ``SVMON_*`` and config file still apply), pointed at the demo's pieces."""
+    """The user's environment (its ``SVMON_*`` and config file still apply), pointed at the demo's pieces.
+
+    The demo serves plain HTTP on loopback and reads its own daemon that way, so a web configuration
+    in the environment is left out (and one in the config file refused, :func:`_plain_http_only`).
+    """
     environment = dict(os.environ)
+    environment.pop("SVMON_HTTP__WEB_CONFIG_FILE", None)
     config = getattr(args, "config", None)
     if config is not None:
         environment["SVMON_CONFIG"] = str(Path(config).resolve())
@@ -506,11 +511,21 @@ def _producer(bootstrap: str) -> Any:
         raise SourceError(f"cannot reach the demo broker at {bootstrap}: {exc}") from exc
 
 
+def _plain_http_only(settings: Settings, args: argparse.Namespace) -> None:
+    """Refuse a config file's web configuration before anything starts (see _daemon_environment)."""
+    if settings.http.web_config_file is not None and "SVMON_HTTP__WEB_CONFIG_FILE" not in os.environ:
+        raise ConfigError(
+            "http.web_config_file: the demo serves plain HTTP on 127.0.0.1; remove it from"
+            f" {getattr(args, 'config', None) or 'the configuration'} to run the demo"
+        )
+
+
 def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run `svmon demo` (see the module docstring); 0 after a requested stop or a finished replay."""
     from seeds.scenario import generate  # noqa: PLC0415 - only the demo generates data
 
     factor, seed, scale, keep_running = _parameters(args)
+    _plain_http_only(settings, args)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="svmon-demo-"))
     store_url = getattr(args, "store", None) or f"sqlite:///{work / 'svmon-state.db'}"

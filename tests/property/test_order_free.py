@@ -40,19 +40,24 @@ def apply_all(messages: list[Raw]) -> PartitionState:
         prepared = PIPELINE.prepare(
             Message(message.topic, 0, offset, message.key, message.value, STAMP_MS), INGESTED
         )
-        if prepared.slot is not None:
-            assert prepared.kind is not None
-            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
-        elif prepared.keyless is not None:
-            state.apply_counts(prepared.keyless)
+        state.take(prepared)
     return state
+
+
+def _without_coordinates(slots: dict[str, Any]) -> dict[str, Any]:
+    # An erroneous slot remembers where its message was, to list it; which copy of a duplicate that is
+    # follows the delivery (here, the order gives the offsets). What it counts does not.
+    return {
+        name: [*row[:6], {k: v for k, v in row[6].items() if k not in ("topic", "partition", "offset")}]
+        for name, row in slots.items()
+    }
 
 
 def observed(state: PartitionState) -> tuple[Any, ...]:
     """Slots, non-zero aggregate cells and non-zero marks: everything order must not change."""
     # The stored row of each entity: its slots, and its share (a set: the order of cells is not state).
     slots = {
-        key: (slots, {tuple(cell) for cell in share})
+        key: (_without_coordinates(slots), {tuple(cell) for cell in share})
         for key, (slots, share) in ((key, entity.to_json()) for key, entity in state.entities.items())
     }
     cells = {

@@ -20,6 +20,7 @@ from daemon import __version__
 from daemon.cli import main
 from daemon.config import Settings, load_settings, masked_dump
 from daemon.exceptions import ConfigError, DlqError, SourceError, StoreVersionError
+from daemon.tools import demo
 
 _REPO = Path(__file__).resolve().parents[2]
 _SVMON = _REPO / ".venv" / "bin" / "svmon"
@@ -246,6 +247,24 @@ def test_demo_rejects_bad_speed(capsys: pytest.CaptureFixture[str], speed: str) 
     """--speed takes fast, realtime or a positive factor; anything else is a usage error."""
     assert main(["demo", "--speed", speed]) == 2
     assert "--speed" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_web_config_from_the_config_file_before_starting_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo reads its own daemon over plain HTTP: a config file's web config is a usage error
+    named in words (exit 2), and one in the environment is left out of the daemon's environment."""
+    web_config = tmp_path / "web.yml"
+    web_config.write_text("basic_auth_users: {}\n", encoding="utf-8")
+    config = tmp_path / "svmon.yml"
+    config.write_text(yaml.safe_dump({"http": {"web_config_file": str(web_config)}}), encoding="utf-8")
+    monkeypatch.setattr(demo, "TansuBroker", None)  # starting a broker would fail the test loudly
+    assert main(["demo", "--config", str(config)]) == 2
+    assert "the demo serves plain HTTP" in capsys.readouterr().err
+    monkeypatch.setenv("SVMON_HTTP__WEB_CONFIG_FILE", str(web_config))
+    settings = load_settings(None)
+    environment = demo._daemon_environment(settings, argparse.Namespace(), "127.0.0.1:1", "sqlite:///x", 1)
+    assert "SVMON_HTTP__WEB_CONFIG_FILE" not in environment
 
 
 def test_invalid_store_option_is_a_config_error(

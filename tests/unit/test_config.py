@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from daemon.cli import main
 from daemon.config import (
     KafkaSettings,
     Settings,
@@ -339,7 +342,7 @@ def test_table_has_one_row_per_setting() -> None:
         return keys
 
     assert yaml_keys == leaves(masked_dump(load_settings()))
-    assert len(rows) == 45
+    assert len(rows) == 47
     assert "| `SVMON_KAFKA__TOPICS__DLQ` | `kafka.topics.dlq` | string | `svmon.dlq` |" in table
     assert "| `SVMON_STORE__URL` | `store.url` |" in table
     assert "`SVMON_KAFKA__SASL_PASSWORD`" in table
@@ -348,3 +351,90 @@ def test_table_has_one_row_per_setting() -> None:
 def test_committed_docs_contain_the_generated_table() -> None:
     """docs/configuration.md carries the table generated from the code, so docs match the settings."""
     assert settings_table_markdown() in _DOC.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------
+# http.web_config_file and http.probes_open (docs/configuration.md "Access").
+
+_WRONG_HASH = "$2b$04$" + "x" * 52  # one character short of a bcrypt hash
+
+
+def test_access_defaults_are_open_with_open_probes() -> None:
+    """Without a web config file the server is open, and the probes are open either way by default."""
+    http = load_settings().http
+    assert http.web_config_file is None
+    assert http.probes_open is True
+
+
+def test_access_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SVMON_HTTP__WEB_CONFIG_FILE names the file; SVMON_HTTP__PROBES_OPEN=false closes the probes."""
+    web_config = tmp_path / "web-config.yml"
+    web_config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("SVMON_HTTP__WEB_CONFIG_FILE", str(web_config))
+    monkeypatch.setenv("SVMON_HTTP__PROBES_OPEN", "false")
+    http = load_settings().http
+    assert (http.web_config_file, http.probes_open) == (web_config, False)
+
+
+def test_missing_web_config_file_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A web config file that does not exist is refused with the setting's name, not ignored."""
+    monkeypatch.setenv("SVMON_HTTP__WEB_CONFIG_FILE", str(tmp_path / "nowhere.yml"))
+    assert "http.web_config_file (env SVMON_HTTP__WEB_CONFIG_FILE)" in _config_error()
+
+
+def _bad_web_config(tmp_path: Path) -> Path:
+    path = tmp_path / "web-config.yml"
+    path.write_text(f"basic_auth_users:\n  prometheus: {_WRONG_HASH}\n", encoding="utf-8")
+    return path
+
+
+def test_check_config_loads_the_web_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`svmon check-config` fails a bad web config file with exit 2, the problem named, the hash hidden."""
+    monkeypatch.setenv("SVMON_HTTP__WEB_CONFIG_FILE", str(_bad_web_config(tmp_path)))
+    assert main(["check-config"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"svmon: error: invalid web configuration file {tmp_path / 'web-config.yml'}"
+    )
+    assert "basic_auth_users.prometheus: not a bcrypt hash" in captured.err
+    assert _WRONG_HASH not in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_check_config_accepts_a_good_web_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid web config file passes check-config, which prints its path among the settings."""
+    web_config = tmp_path / "web-config.yml"
+    web_config.write_text("http_server_config:\n  headers:\n    X-Frame-Options: deny\n", encoding="utf-8")
+    monkeypatch.setenv("SVMON_HTTP__WEB_CONFIG_FILE", str(web_config))
+    assert main(["check-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["http"]["web_config_file"] == str(web_config)
+
+
+def test_run_refuses_a_bad_web_config_file_with_exit_2(tmp_path: Path) -> None:
+    """`svmon run` with a bad web config file exits 2 at start with the problem and no traceback."""
+    environment = {key: value for key, value in os.environ.items() if not key.upper().startswith("SVMON_")}
+    environment |= {
+        "SVMON_HTTP__WEB_CONFIG_FILE": str(_bad_web_config(tmp_path)),
+        "SVMON_HTTP__PORT": "0",
+        "SVMON_STORE__URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "SVMON_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9",  # never reached: the file is read first
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "daemon", "run"],
+        env=environment,
+        cwd=_DOC.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "svmon: error: invalid web configuration file" in completed.stderr
+    assert "basic_auth_users.prometheus: not a bcrypt hash" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "state.db").exists()  # nothing was started

@@ -6,17 +6,25 @@ Docker and Kubernetes cannot run on these machines, so this checks by structure 
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
+from daemon.exposition.webconfig import load_web_config
 from deploy.k8s import build as k8s_build
 from tests.apache_kafka import PINNED_KAFKA_VERSION
+from tests.certificates import CertificateAuthority
 from tests.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,9 +69,16 @@ def _bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     return mounts
 
 
-def test_compose_has_the_five_services() -> None:
-    """Compose runs Apache Kafka, svmon, Prometheus, Alertmanager and Grafana."""
-    assert set(_compose()["services"]) == {"kafka", "svmon", "prometheus", "alertmanager", "grafana"}
+def test_compose_has_the_five_services_and_the_access_setup() -> None:
+    """Compose runs Apache Kafka, svmon, Prometheus, Alertmanager and Grafana, and a one-shot access setup."""
+    assert set(_compose()["services"]) == {
+        "kafka",
+        "svmon",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "access",
+    }
 
 
 def test_compose_kafka_is_the_official_image_in_kraft_mode() -> None:
@@ -166,6 +181,43 @@ def test_compose_prometheus_config_passes_promtool() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _healthcheck_code() -> str:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    (command,) = re.findall(r'^\s+CMD (\["python", "-c", .*\])$', text, flags=re.MULTILINE)
+    code: str = yaml.safe_load(command)[2]
+    return code
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_the_image_healthcheck_passes_on_plain_http_and_on_tls(tmp_path: Path, tls: bool) -> None:
+    """The HEALTHCHECK's own code, run against a live server (plain, or TLS when the image is given a
+    web configuration), exits 0; against a port nobody serves it exits non-zero."""
+    from prometheus_client import CollectorRegistry
+
+    from daemon.exposition.access import WebConfig
+    from daemon.exposition.http import HttpServer
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SVMON_")}
+    web_config = WebConfig()
+    if tls:
+        issued = CertificateAuthority.create(tmp_path, "healthcheck CA").issue("svmon", hosts=["svmon"])
+        path = tmp_path / "web-config.yml"
+        path.write_text(f"tls_server_config:\n  cert_file: {issued.cert}\n  key_file: {issued.key}\n")
+        web_config = load_web_config(path)
+        env["SVMON_HTTP__WEB_CONFIG_FILE"] = str(path)
+    server = HttpServer("127.0.0.1", 0, CollectorRegistry(), list, web_config=web_config)
+    server.start()
+    try:
+        code = _healthcheck_code().replace(f":{HTTP_PORT}/", f":{server.port}/")
+        assert subprocess.run([sys.executable, "-c", code], env=env, timeout=30, check=False).returncode == 0
+    finally:
+        server.stop()
+    failed = subprocess.run(
+        [sys.executable, "-c", code], env=env, timeout=30, capture_output=True, check=False
+    )
+    assert failed.returncode != 0
+
+
 def test_dockerfile_runs_unprivileged_with_a_healthz_healthcheck() -> None:
     """The image runs as a non-root uid, exposes 9108 and health-checks /healthz on it."""
     text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
@@ -210,8 +262,8 @@ def test_k8s_deployment_probes_use_healthz_and_readyz_on_the_http_port() -> None
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert ports == {"http": HTTP_PORT}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http", "scheme": "HTTPS"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http", "scheme": "HTTPS"}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
 
 
@@ -262,3 +314,144 @@ def test_k8s_prometheusrule_embeds_exactly_the_rule_groups_of_alerts_rules() -> 
     assert _k8s("PrometheusRule")["spec"]["groups"] == groups
     assert (K8S / "prometheusrule.yaml").read_text(encoding="utf-8") == k8s_build.render()
     assert k8s_build.main(["--check"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Access (docs/configuration.md "Access"): the example web configuration, compose's access setup
+# (deploy/web-config/generate.sh), Prometheus's svmon job and the Kubernetes Secret mounts.
+
+WEB_CONFIG = DEPLOY / "web-config"
+# What generate.sh writes (its header lists them).
+ACCESS_FILES = {"ca.pem", "server.crt", "server.key", "scrape-password", "web-config.yml"}
+
+
+def _volume_mount(service: dict[str, Any], volume: str) -> PurePosixPath:
+    (target,) = [entry.split(":")[1] for entry in service["volumes"] if entry.split(":")[0] == volume]
+    return PurePosixPath(target)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_example_web_config_loads_with_a_certificate_beside_it(tmp_path: Path) -> None:
+    """The example web config is valid (TLS, one bcrypt user) once its certificate and key exist."""
+    server = CertificateAuthority.create(tmp_path / "ca", "deploy test CA").issue("server", ["svmon"])
+    shutil.copy(server.cert, tmp_path / "server.crt")
+    shutil.copy(server.key, tmp_path / "server.key")
+    example = tmp_path / "web-config.yml"
+    shutil.copy(WEB_CONFIG / "web-config.yml", example)
+    config = load_web_config(example)
+    assert config.ssl_context() is not None
+    assert config.basic_auth_required
+    assert not config.authorized(None)
+
+
+def test_compose_access_setup_feeds_svmon_and_prometheus() -> None:
+    """The access volume holds svmon's web config and Prometheus's CA and password, made before both start."""
+    compose = _compose()
+    services = compose["services"]
+    access, svmon, prometheus = services["access"], services["svmon"], services["prometheus"]
+    assert "svmon-access" in compose["volumes"]
+    setup = PurePosixPath(dict(_bind_mounts(access))["./web-config"])
+    made = _volume_mount(access, "svmon-access")
+    script, directory, example, key_owner = access["entrypoint"][1:]
+    assert (script, directory, example) == (
+        str(setup / "generate.sh"),
+        str(made),
+        str(setup / "web-config.yml"),
+    )
+    (user,) = re.findall(r"^USER\s+(\S+)", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert key_owner == user  # the key is readable by svmon's uid only
+    for service in (svmon, prometheus):
+        assert service["depends_on"]["access"]["condition"] == "service_completed_successfully"
+    web_config = PurePosixPath(svmon["environment"]["SVMON_HTTP__WEB_CONFIG_FILE"])
+    assert web_config == _volume_mount(svmon, "svmon-access") / "web-config.yml"
+    config_dir = PurePosixPath(dict(_bind_mounts(prometheus))["./prometheus/prometheus.yml"]).parent
+    (job,) = [
+        job
+        for job in _yaml(DEPLOY / "prometheus" / "prometheus.yml")["scrape_configs"]
+        if job["job_name"] == "svmon"
+    ]
+    assert job["scheme"] == "https"
+    assert job["basic_auth"]["username"] in _yaml(WEB_CONFIG / "web-config.yml")["basic_auth_users"]
+    mounted = _volume_mount(prometheus, "svmon-access")
+    # Prometheus takes relative paths from its configuration file's directory.
+    for path in (job["tls_config"]["ca_file"], job["basic_auth"]["password_file"]):
+        resolved = config_dir / path
+        assert resolved.parent == mounted
+        assert resolved.name in ACCESS_FILES
+
+
+@pytest.fixture(scope="module")
+def generated_access(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory deploy/web-config/generate.sh fills, run as compose's access service runs it."""
+    if shutil.which("openssl") is None:
+        unavailable("openssl not on PATH (Debian: apt-get install openssl)")
+    directory = tmp_path_factory.mktemp("access") / "access"
+    subprocess.run(
+        ["sh", str(WEB_CONFIG / "generate.sh"), str(directory), str(WEB_CONFIG / "web-config.yml")],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return directory
+
+
+def test_generated_access_is_a_web_config_svmon_loads_with_the_generated_password(
+    generated_access: Path,
+) -> None:
+    """generate.sh writes its five files, the key private, and a web config taking the scrape password."""
+    assert {path.name for path in generated_access.iterdir()} == ACCESS_FILES
+    assert (generated_access / "server.key").stat().st_mode & 0o777 == 0o400
+    config = load_web_config(generated_access / "web-config.yml")
+    password = (generated_access / "scrape-password").read_text(encoding="utf-8")
+    assert config.authorized(_basic("prometheus", password))
+    assert not config.authorized(_basic("prometheus", password + "x"))
+
+
+def test_generated_certificate_verifies_for_the_compose_host_name(generated_access: Path) -> None:
+    """svmon's generated certificate passes a strict TLS check for host `svmon` against the generated CA."""
+    server = load_web_config(generated_access / "web-config.yml").ssl_context()
+    assert server is not None
+    client = ssl.create_default_context(cafile=str(generated_access / "ca.pem"))
+    client.verify_flags |= ssl.VERIFY_X509_STRICT
+    server_end, client_end = socket.socketpair()
+    with server_end, client_end, ThreadPoolExecutor(1) as pool:
+        accepted = pool.submit(server.wrap_socket, server_end, server_side=True)
+        with client.wrap_socket(client_end, server_hostname="svmon") as connection:
+            assert connection.version() is not None
+        accepted.result(timeout=10).close()
+
+
+def test_generate_sh_keeps_an_existing_setup(generated_access: Path) -> None:
+    """A second run leaves the CA, the key and the password alone, so a restart does not change them."""
+    before = {path.name: path.read_bytes() for path in generated_access.iterdir()}
+    subprocess.run(
+        ["sh", str(WEB_CONFIG / "generate.sh"), str(generated_access)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert {path.name: path.read_bytes() for path in generated_access.iterdir()} == before
+
+
+def test_k8s_web_config_is_a_mounted_secret_and_the_podmonitor_scrapes_https() -> None:
+    """The ConfigMap's web config file lies in a Secret volume; the PodMonitor sends TLS and basic auth."""
+    path = PurePosixPath(_k8s("ConfigMap")["data"]["SVMON_HTTP__WEB_CONFIG_FILE"])
+    pod = _k8s("Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    mount = mounts[str(path.parent)]
+    assert mount["readOnly"] is True
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == mount["name"]]
+    assert volume["secret"]["secretName"]
+    (endpoint,) = _k8s("PodMonitor")["spec"]["podMetricsEndpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["ca"]["secret"]["key"]
+    assert {endpoint["basicAuth"]["username"]["key"], endpoint["basicAuth"]["password"]["key"]} == {
+        "username",
+        "password",
+    }

@@ -114,6 +114,7 @@ def sample_lists() -> tuple[ListSection, ...]:
                 ("EV-2023-12-0077", "风险预警", "2023-12-26 09:05", "2023-12-28 23:59", "2"),
             ),
             total=5,
+            full_list="svmon list overdue --department 330200.scjgj --period 2023Q4",
         ),
         ListSection(
             "errors",
@@ -219,9 +220,11 @@ def test_a_division_is_ranked_among_divisions() -> None:
 
 
 def test_lists_say_how_many_rows_are_shown_of_how_many_and_an_empty_list_says_none() -> None:
-    """A truncated list says 前 N 条，共 M 条, a complete one 共 M 条, an empty one 无 with no table."""
+    """A truncated list says 前 N 条，共 M 条 and the command for the rest, a complete one 共 M 条, an
+    empty one 无 with no table."""
     text = render_markdown(sample_notice())
-    assert "### （一）逾期未办结事件\n\n前 3 条，共 5 条。\n\n| 事件编号 |" in text
+    rest = "完整名单：svmon list overdue --department 330200.scjgj --period 2023Q4"
+    assert f"### （一）逾期未办结事件\n\n前 3 条，共 5 条。{rest}\n\n| 事件编号 |" in text
     assert "### （二）未更正的错误数据\n\n共 1 条。\n\n|" in text
     assert "### （三）应撤回的处罚公示\n\n无。\n\n### （四）待处理的撤回/修改申请" in text
 

@@ -30,11 +30,7 @@ def _apply(state: PartitionState, *items: dict[str, Any] | bytes) -> None:
         value = item if isinstance(item, bytes) else records.encode(item)
         message = Message("svmon.events", 0, offset, b"E1", value, int(INGESTED.timestamp() * 1000))
         prepared = PIPELINE.prepare(message, INGESTED)
-        if prepared.slot is not None:
-            assert prepared.kind is not None
-            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
-        elif prepared.keyless is not None:
-            state.apply_counts(prepared.keyless)
+        state.take(prepared)
 
 
 def _cell(state: PartitionState, indicator: str, department: str = SCJGJ, day: date = DAY) -> list[int]:

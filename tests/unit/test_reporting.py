@@ -11,7 +11,8 @@ import pytest
 
 from daemon.config import Settings, StoreSettings
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK
-from daemon.reports.report import EmptyStoreError, report_command, report_json
+from daemon.reports.query import EmptyStoreError
+from daemon.reports.report import report_command, report_json
 from tests import records
 from tests.records import INGESTED, FakeDlq
 

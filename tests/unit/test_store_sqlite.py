@@ -20,9 +20,10 @@ from daemon.core.prepare import Message
 from daemon.core.state.partition import PartitionState
 from daemon.core.state.slots import Slot
 from daemon.exceptions import StoreError, StoreVersionError
+from daemon.reports.lists import ListFilters, Lists
 from daemon.reports.query import report_counts
 from daemon.runtime.engine import Engine
-from daemon.store import open_store
+from daemon.store import SqlStore, open_store
 from daemon.store.protocol import SCHEMA_VERSION, FencedError
 from tests import records
 from tests.records import INGESTED, FakeDlq
@@ -301,6 +302,47 @@ def test_a_version_2_store_is_upgraded_and_its_rows_still_load(tmp_path: Path, e
     with sqlite3.connect(tmp_path / "state.db") as connection:
         version = connection.execute("SELECT value FROM svmon_meta WHERE name = 'schema_version'").fetchone()
     assert version == (str(SCHEMA_VERSION),)
+
+
+def _open_list(url: str, engine: Engine) -> tuple[int, bool]:
+    """(total, incomplete) of the open-events list, as ``svmon list`` reads it from ``url``."""
+    store = open_store(url)
+    try:
+        header = Lists(store, engine.rules, engine.registry).header("open", ListFilters(), START.timestamp())
+        return int(header["total"]), "incomplete" in header
+    finally:
+        store.close()
+
+
+def test_a_version_3_store_gets_its_lists_from_the_next_daemon_even_after_a_crash(
+    store_url: str, engines: list[Engine]
+) -> None:
+    """A store from before the lists is marked, whoever opens it first (here a reader); the lists
+    are rebuilt by the daemon that restores the scope, and the mark goes only with that checkpoint."""
+    writer = _engine(store_url)
+    engines.append(writer)
+    dlq = FakeDlq()
+    writer.process([_message(records.event(f"E{n}", "created", START), n) for n in range(3)], dlq)
+    writer.checkpoint(dlq)
+    assert _open_list(store_url, writer) == (3, False)
+    assert isinstance(writer.store, SqlStore)
+    writer.store._execute("DELETE FROM svmon_list")
+    writer.store._execute("UPDATE svmon_meta SET value = '3' WHERE name = 'schema_version'")
+    writer.store._connection.commit()
+    writer.store.close()
+
+    assert _open_list(store_url, writer) == (0, True)  # migrated by a reader: it says so
+    crashed = _engine(store_url)  # restores and relists in memory, then dies before a checkpoint
+    crashed.store.close()
+    assert _open_list(store_url, writer) == (0, True)
+    daemon = _engine(store_url)
+    engines.append(daemon)
+    daemon.checkpoint(FakeDlq())
+    assert _open_list(store_url, writer) == (3, False)
+    assert daemon.store.unlisted() == set()
+    again = _engine(store_url)
+    engines.append(again)
+    assert not again.states[("events", 0)].dirty  # rebuilt once, not on every start
 
 
 def test_unsupported_url_is_a_readable_error() -> None:

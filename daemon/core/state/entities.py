@@ -85,15 +85,21 @@ EMPTY: Final = Contribution({}, ())
 
 
 class Entity:
-    """One entity and its slots; ``contribution`` caches what it currently adds to the aggregates."""
+    """One entity and its slots; ``contribution`` caches what it currently adds to the aggregates.
 
-    __slots__ = ("contribution", "ident", "kind", "slots")
+    ``listed`` says whether the store may hold list entries of it (``daemon.core.listing``), so that a
+    checkpoint only replaces the entries of entities that have or had some. An entity loaded from the
+    store is assumed listed: its next checkpoint clears whatever the store holds.
+    """
+
+    __slots__ = ("contribution", "ident", "kind", "listed", "slots")
 
     def __init__(self, kind: str, ident: str, slots: dict[str, Slot] | None = None) -> None:
         self.kind = kind
         self.ident = ident
         self.slots: dict[str, Slot] = slots if slots is not None else {}
         self.contribution: Contribution = EMPTY
+        self.listed = False
 
     @property
     def key(self) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.core.listing import Entry, entries, keyless_entry
+from daemon.core.prepare import Prepared
 from daemon.core.state.entities import (
     RULED,
     AggKey,
@@ -35,7 +37,8 @@ class Changes:
 
     ``entities``: (key, kind, resident, JSON-ready row); ``aggregates`` and ``marks`` hold absolute
     values; ``aggregate_deltas`` and ``mark_deltas`` are for days before the resident window, which
-    live in the store only, and are added to the stored rows; ``offsets``: (topic, next offset).
+    live in the store only, and are added to the stored rows; ``offsets``: (topic, next offset);
+    ``listed``: the drill-down list entries to replace (``daemon.core.listing``).
     """
 
     scope: str
@@ -46,6 +49,11 @@ class Changes:
     aggregate_deltas: list[tuple[AggKey, int, int]]
     mark_deltas: list[tuple[str, int, int]]
     offsets: list[tuple[str, int]]
+    #: (owner, its entries now): every stored entry of the owner (an entity key, or a keyless
+    #: message's coordinates) is replaced by these; an empty list removes the owner's entries.
+    listed: list[tuple[str, list[Entry]]] = field(default_factory=list)
+    #: The scope's list entries were rebuilt (:meth:`PartitionState.relist`): the store's mark goes.
+    relisted: bool = False
 
     @property
     def scope_id(self) -> ScopeId:
@@ -72,6 +80,10 @@ class Dirty:
     # Changes to days before the resident window: not held in memory, added to the stored rows.
     aggregate_deltas: dict[AggKey, list[int]] = field(default_factory=dict)
     mark_deltas: dict[Mark, int] = field(default_factory=dict)
+    # List entries of messages without a record key, by their Kafka coordinates.
+    keyless: dict[str, Entry] = field(default_factory=dict)
+    # Every resident entity was marked dirty to rebuild the store's lists (PartitionState.relist).
+    relisted: bool = False
 
     def clear(self) -> None:
         self.entities.clear()
@@ -80,6 +92,8 @@ class Dirty:
         self.offsets.clear()
         self.aggregate_deltas.clear()
         self.mark_deltas.clear()
+        self.keyless.clear()
+        self.relisted = False
 
     def __bool__(self) -> bool:
         return bool(
@@ -89,6 +103,8 @@ class Dirty:
             or self.offsets
             or self.aggregate_deltas
             or self.mark_deltas
+            or self.keyless
+            or self.relisted
         )
 
 
@@ -133,6 +149,7 @@ class PartitionState:
             counts.update(stored)
             derived = Contribution(counts, derived.marks, derived.view)
         entity.contribution = derived
+        entity.listed = True  # the store may hold entries of it
         key = entity.key
         self.entities[key] = entity
         self._touched.add(key)
@@ -167,9 +184,25 @@ class PartitionState:
             self._touched.add(key)
         return outcome, entity, before
 
-    def apply_counts(self, counts: dict[AggKey, tuple[int, int]]) -> None:
-        """Add counts that belong to no entity (a message without a usable record key)."""
+    def take(self, prepared: Prepared) -> tuple[str, Entity, Contribution] | None:
+        """Apply a prepared message: its slot to its entity (see :meth:`apply`, whose result this
+        returns), or, without a record key, its counts and its list entry; None then."""
+        message, slot = prepared.message, prepared.slot
+        if slot is None:
+            return None
+        if prepared.kind is not None:
+            return self.apply(prepared.kind, prepared.ident, prepared.slot_name, slot)
+        if prepared.keyless is not None:
+            self.apply_keyless(
+                prepared.keyless, f"{message.topic}:{message.partition}:{message.offset}", slot
+            )
+        return None
+
+    def apply_keyless(self, counts: dict[AggKey, tuple[int, int]], coordinates: str, slot: Slot) -> None:
+        """A message without a usable record key: its counts belong to no entity, and it is listed
+        as an error under its Kafka ``coordinates`` (``topic:partition:offset``)."""
         self._add_counts(counts, 1)
+        self.dirty.keyless[coordinates] = keyless_entry(coordinates, slot)
 
     def advance(self, topic: str, next_offset: int) -> None:
         self.offsets[topic] = next_offset
@@ -256,11 +289,37 @@ class PartitionState:
             aggregate_deltas=[(key, n, d) for key, (n, d) in dirty.aggregate_deltas.items() if n or d],
             mark_deltas=[(code, day, count) for (code, day), count in dirty.mark_deltas.items() if count],
             offsets=[(topic, self.offsets[topic]) for topic in dirty.offsets],
+            listed=self._listed(),
+            relisted=dirty.relisted,
         )
 
-    def committed(self) -> None:
-        """The store has committed :meth:`changes`: nothing is dirty any more."""
+    def _listed(self) -> list[tuple[str, list[Entry]]]:
+        """Entries of the changed entities that have or had some, and of keyless messages."""
+        found: list[tuple[str, list[Entry]]] = []
+        rules = self.rules
+        for key in self.dirty.entities:
+            entity = self.entities[key]
+            now = entries(entity, rules)
+            if now or entity.listed:
+                found.append((key, now))
+        found.extend((key, [entry]) for key, entry in self.dirty.keyless.items())
+        return found
+
+    def committed(self, changes: Changes | None = None) -> None:
+        """The store has committed ``changes`` (:meth:`changes`): nothing is dirty any more."""
+        if changes is not None:
+            entities = self.entities
+            for owner, now in changes.listed:
+                entity = entities.get(owner)
+                if entity is not None:
+                    entity.listed = bool(now)
         self.dirty.clear()
+
+    def relist(self) -> None:
+        """Write every resident entity again at the next checkpoint, its list entries with it (a store
+        upgraded from before the lists has none of them)."""
+        self.dirty.entities.update(self.entities)
+        self.dirty.relisted = True
 
     def restore(self, stored: StoredScope) -> None:
         """Load what the store holds of this scope into an empty state."""

@@ -14,6 +14,7 @@ from daemon import streams
 
 __all__ = [
     "DisclosureData",
+    "ErrorData",
     "EventData",
     "InspectionData",
     "ItemData",
@@ -89,7 +90,7 @@ class ItemData:
 
 @dataclass(slots=True)
 class DisclosureData:
-    """A published penalty result: its publication facts, and whether it exposes personal information."""
+    """A published penalty result: its publication facts, and which fields expose personal information."""
 
     published_at: float | None
     status: str
@@ -97,7 +98,8 @@ class DisclosureData:
     withdrawn_at: float | None
     revoked_at: float | None
     publicity_until: int | None  # day ordinal
-    exposed: bool
+    exposed: tuple[str, ...]  # field paths holding personal information, e.g. ("content",): never the value
+    decision_no: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,11 +109,15 @@ class DisclosureData:
             "withdrawn_at": self.withdrawn_at,
             "revoked_at": self.revoked_at,
             "publicity_until": self.publicity_until,
-            "exposed": self.exposed,
+            "exposed": list(self.exposed),
+            "decision_no": self.decision_no,
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> DisclosureData:
+        exposed = raw["exposed"]
+        # Rows of schema version 3 kept a bool: a True names no field.
+        fields = tuple(exposed) if isinstance(exposed, list) else (("unknown",) if exposed else ())
         return cls(
             raw["published_at"],
             raw["status"],
@@ -119,7 +125,8 @@ class DisclosureData:
             raw["withdrawn_at"],
             raw["revoked_at"],
             raw["publicity_until"],
-            raw["exposed"],
+            fields,
+            raw.get("decision_no", ""),
         )
 
 
@@ -147,6 +154,31 @@ class RequestData:
         return cls(raw["at"], raw["disclosure_id"], raw["kind"], raw["reason"], raw["batch_id"])
 
 
+@dataclass(slots=True)
+class ErrorData:
+    """An erroneous version: its errors (code, field path) and where its message is in Kafka."""
+
+    schema: str
+    errors: tuple[tuple[str, str | None], ...]
+    topic: str
+    partition: int
+    offset: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "errors": [list(error) for error in self.errors],
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ErrorData:
+        errors = tuple((str(code), None if field is None else str(field)) for code, field in raw["errors"])
+        return cls(raw["schema"], errors, raw["topic"], int(raw["partition"]), int(raw["offset"]))
+
+
 SlotData = EventData | InspectionData | ItemData | DisclosureData | RequestData
 _DATA_TYPES: Final[dict[str, type[SlotData]]] = {
     streams.BY_NAME["events"].kind: EventData,
@@ -162,7 +194,8 @@ class Slot:
     """The latest version of one record key.
 
     ``day``/``department``/``division`` place an erroneous version (docs/contract.md §4); ``data`` holds
-    what a valid version says (None for an erroneous one).
+    what a valid version says, or for an erroneous one its errors and Kafka coordinates (None in rows
+    written before schema version 4).
     """
 
     version: int
@@ -171,7 +204,7 @@ class Slot:
     day: int
     department: str
     division: str
-    data: SlotData | None
+    data: SlotData | ErrorData | None
 
     def to_json(self) -> list[Any]:
         return [
@@ -187,7 +220,9 @@ class Slot:
     @classmethod
     def from_json(cls, kind: str, raw: list[Any]) -> Slot:
         version, fingerprint, valid, day, department, division, data = raw
-        typed = _DATA_TYPES[kind].from_json(data) if data else None
+        typed: SlotData | ErrorData | None = None
+        if data:
+            typed = _DATA_TYPES[kind].from_json(data) if valid else ErrorData.from_json(data)
         return cls(int(version), int(fingerprint), bool(valid), int(day), department, division, typed)
 
 
