@@ -1,7 +1,8 @@
 """The alert rules pass promtool, and every alert is tested, documented and able to fire.
 
 promtool (Debian's `prometheus` package) checks and unit-tests the rules; the rest parses the YAML
-so that a new alert without a test, a runbook or a reachable burn-rate factor fails here.
+so that a new alert without a test, a runbook, its list annotations or a reachable burn-rate factor
+fails here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ SLO_TARGETS = {"SupervisionOnTimeHandling": 0.95, "SupervisionDataAccuracy": 0.9
 # `(factor * (1 - target))`, as every burn-rate threshold in alerts/rules/slo.yml is written.
 BURN_THRESHOLD = re.compile(r"\(\s*([0-9.]+)\s*\*\s*\(\s*1\s*-\s*([0-9.]+)\s*\)\s*\)")
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
+# The drill-down list of a department-scoped alert (docs/contract.md §13): the `svmon list` command
+# and the API path for its labels (tests/unit/test_runbooks.py checks that both are valid).
+LIST_ANNOTATIONS = {"list_command", "list_api"}
+# The labels a list filters on: `--<label> {{ $labels.<label> }}` and `<label>={{ $labels.<label> }}`.
+LIST_FILTER_LABELS = ("department", "division", "violation", "kind")
+LABEL_REFERENCE = re.compile(r"\$labels\.(\w+)")
+LABEL_SUBSTITUTION = re.compile(r"\{\{-?\s*\$labels\.(\w+)\s*-?\}\}")
 # An alert that can never stop firing has no non-firing case.
 ALWAYS_FIRING = {"SupervisionWatchdog"}
 
@@ -51,6 +59,21 @@ def _alert_tests() -> list[dict[str, Any]]:
         for test in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
             cases.extend(test.get("alert_rule_test", []))
     return cases
+
+
+def _carried_labels(rule: dict[str, Any]) -> set[str]:
+    """The labels the alert's result carries: those of its firing promtool cases (which promtool
+    compares exactly), less the ones the rule sets itself."""
+    found: set[str] = set()
+    for case in _alert_tests():
+        if case["alertname"] == rule["alert"]:
+            for expected in case.get("exp_alerts") or []:
+                found.update(expected["exp_labels"])
+    return found - set(rule["labels"])
+
+
+def _is_department_scoped(rule: dict[str, Any]) -> bool:
+    return "department" in _carried_labels(rule)
 
 
 def test_rules_pass_promtool_check_with_every_lint() -> None:
@@ -88,15 +111,17 @@ def test_alert_has_firing_and_non_firing_tests(alertname: str) -> None:
         assert any(not case.get("exp_alerts") for case in cases), f"{alertname}: no non-firing case"
 
 
-@pytest.mark.parametrize("alertname", _alert_names())
-def test_alert_firing_tests_assert_labels_and_annotations(alertname: str) -> None:
-    """Every firing case of the alert asserts its severity and all four annotations."""
+@pytest.mark.parametrize("rule", _alerts(), ids=_alert_names())
+def test_alert_firing_tests_assert_labels_and_annotations(rule: dict[str, Any]) -> None:
+    """Every firing case of the alert asserts its severity and all its annotations, the list ones included."""
     for case in _alert_tests():
-        if case["alertname"] != alertname:
+        if case["alertname"] != rule["alert"]:
             continue
         for expected in case.get("exp_alerts") or []:
             assert "severity" in expected["exp_labels"]
-            assert set(expected["exp_annotations"]) >= ANNOTATIONS
+            assert set(expected["exp_annotations"]) >= ANNOTATIONS | (
+                set(rule["annotations"]) & LIST_ANNOTATIONS
+            )
 
 
 @pytest.mark.parametrize("rule", _alerts(), ids=_alert_names())
@@ -111,6 +136,30 @@ def test_alert_is_named_labelled_and_annotated(rule: dict[str, Any]) -> None:
     assert annotations["dashboard_url"].startswith(DASHBOARD_BASE)
     uid = annotations["dashboard_url"].removeprefix(DASHBOARD_BASE).split("/", 1)[0]
     assert uid in {"svmon-overview", "svmon-department", "svmon-pipeline"}
+
+
+@pytest.mark.parametrize("rule", _alerts(), ids=_alert_names())
+def test_department_scoped_alerts_and_only_they_name_their_list(rule: dict[str, Any]) -> None:
+    """An alert with a department label has list_command and list_api; an alert without one has neither."""
+    expected = LIST_ANNOTATIONS if _is_department_scoped(rule) else set()
+    assert set(rule["annotations"]) & LIST_ANNOTATIONS == expected
+
+
+@pytest.mark.parametrize("rule", [r for r in _alerts() if _is_department_scoped(r)], ids=lambda r: r["alert"])
+def test_list_annotations_filter_on_exactly_the_labels_the_alert_carries(rule: dict[str, Any]) -> None:
+    """The list annotations read only labels the alert carries, and filter on each department, division,
+    violation or kind label it carries with that label's own option or parameter."""
+    carried = _carried_labels(rule)
+    command, api = rule["annotations"]["list_command"], rule["annotations"]["list_api"]
+    for template, flag in ((command, "--{} "), (api, "{}=")):
+        assert set(LABEL_REFERENCE.findall(template)) <= carried, f"{rule['alert']}: {template}"
+        assert set(LABEL_SUBSTITUTION.findall(template)) == carried & set(LIST_FILTER_LABELS), template
+        for match in LABEL_SUBSTITUTION.finditer(template):
+            before = template[: match.start()]
+            assert before.endswith(flag.format(match.group(1))), (
+                f"{match.group(0)} without its filter: {template}"
+            )
+    assert command.count("svmon list ") == api.count("/api/v1/lists/"), "one API path per command"
 
 
 @pytest.mark.parametrize("alertname", _alert_names())
@@ -191,6 +240,23 @@ def test_alerts_read_recording_rules_of_their_own_group() -> None:
                 continue
             for name in re.findall(r"\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b", rule["expr"]):
                 assert name in defined, f"{rule['alert']} reads {name} from outside its group"
+
+
+def test_runbook_queries_are_valid_promql(tmp_path: Path) -> None:
+    """Every line of the runbooks' `promql` blocks is PromQL that promtool accepts as a recording rule."""
+    queries = [
+        line.strip()
+        for path in sorted(RUNBOOKS_DIR.glob("*.md"))
+        for block in re.findall(r"^```promql\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    assert len(queries) >= len(_alert_names())
+    rules = [{"record": f"runbook_query_{index}", "expr": query} for index, query in enumerate(queries)]
+    path = tmp_path / "runbook_queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "runbooks", "rules": rules}]}), encoding="utf-8")
+    result = _promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_rule_files_are_the_only_rule_sources() -> None:
