@@ -177,6 +177,12 @@ def _add_demo(commands: Commands) -> None:
     demo.set_defaults(handler=_demo)
 
 
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    """--store and --config, for the commands that read the store (report, list, notice)."""
+    parser.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
+    _add_config_option(parser)
+
+
 def _add_report(commands: Commands) -> None:
     report = commands.add_parser(
         "report",
@@ -191,8 +197,7 @@ def _add_report(commands: Commands) -> None:
     )
     report.add_argument("--by", choices=("department", "division"), default="department")
     report.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
-    report.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
-    _add_config_option(report)
+    _add_store_options(report)
     report.set_defaults(handler=_report)
 
 
@@ -222,8 +227,7 @@ def _add_list(commands: Commands) -> None:
     listing.add_argument("--period", metavar="P", help="as in `svmon report`: 2023 | 2023Q4 | 2023-10 | ...")
     listing.add_argument("--limit", type=_positive_int, metavar="N", help="at most N items (default: all)")
     listing.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
-    listing.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
-    _add_config_option(listing)
+    _add_store_options(listing)
     listing.set_defaults(handler=_list)
 
 
@@ -241,8 +245,7 @@ def _add_notice(commands: Commands) -> None:
     notice.add_argument("--only", metavar="CODE", help="only this unit (and the index)")
     notice.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write into")
     notice.add_argument("--format", choices=("markdown", "html"), default="markdown")
-    notice.add_argument("--store", metavar="URL", help="store URL (default: from the configuration)")
-    _add_config_option(notice)
+    _add_store_options(notice)
     notice.set_defaults(handler=_notice)
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: real services (Tansu, Apache Kafka, PostgreSQL) started and torn down by the suite."""
+"""Shared fixtures: real services (Tansu, Apache Kafka, PostgreSQL) started by the suite, and a test CA."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.apache_kafka import KafkaCluster, KafkaUnavailable
+from tests.certificates import CertificateAuthority, Issued
 from tests.postgres import PostgresRole, PostgresServer, schema_dsn, session_postgres
 from tests.services import Broker, running_tansu, unavailable, unique_name
 
@@ -142,3 +143,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         for cluster in _BROKERS_IN_USE:
             logs = ", ".join(str(node.log_path) for node in cluster.nodes)
             terminalreporter.write_line(f"{cluster.name} logs (kept): {logs}")
+
+
+@pytest.fixture(scope="session")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    """A throwaway CA that issues servers' and clients' certificates for the TLS tests."""
+    return CertificateAuthority.create(tmp_path_factory.mktemp("ca"), "svmon test CA")
+
+
+@pytest.fixture(scope="session")
+def server_certificate(authority: CertificateAuthority) -> Issued:
+    """A server certificate for 127.0.0.1 and localhost."""
+    return authority.issue("server", hosts=["127.0.0.1", "localhost"])

@@ -68,18 +68,6 @@ def _serving(web_config: WebConfig) -> Iterator[int]:
         thread.join(_TIMEOUT_S)
 
 
-@pytest.fixture(scope="module")
-def authority(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    """The throwaway CA that issues the server's and the scrapers' certificates."""
-    return CertificateAuthority.create(tmp_path_factory.mktemp("ca"), "svmon test CA")
-
-
-@pytest.fixture(scope="module")
-def server_certificate(authority: CertificateAuthority) -> Issued:
-    """The server's certificate, for 127.0.0.1."""
-    return authority.issue("server", hosts=["127.0.0.1", "localhost"])
-
-
 def _config(directory: Path, server: Issued, text: str = "") -> WebConfig:
     path = directory / "web-config.yml"
     path.write_text(
