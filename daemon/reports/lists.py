@@ -106,7 +106,10 @@ class Lists:
         items: list[dict[str, Any]] = []
         last: StoredEntry | None = None
         more = False
-        for entry in self._matching(what, query, filters, now, after):
+        # One row past the page says whether there is a next one. Violations are judged here, after
+        # the store, so their batches stay whole.
+        batch = MAX_PAGE if what == "violations" else limit + 1
+        for entry in self._matching(what, query, filters, now, after, batch_size=batch):
             if len(items) == limit:
                 more = True
                 break
@@ -149,15 +152,23 @@ class Lists:
         return header
 
     def _matching(
-        self, what: str, query: EntryQuery, filters: ListFilters, now: float, after: tuple[float, str] | None
+        self,
+        what: str,
+        query: EntryQuery,
+        filters: ListFilters,
+        now: float,
+        after: tuple[float, str] | None,
+        *,
+        batch_size: int = MAX_PAGE,
     ) -> Iterator[StoredEntry]:
-        """The query's entries in order, exactly judged where the store can only select candidates."""
+        """The query's entries in order, exactly judged where the store can only select candidates;
+        read ``batch_size`` rows at a time."""
         while True:
-            batch = list(self._store.entries(query, after=after, limit=MAX_PAGE))
+            batch = list(self._store.entries(query, after=after, limit=batch_size))
             for entry in batch:
                 if self._keeps(what, entry, filters, now):
                     yield entry
-            if len(batch) < MAX_PAGE:
+            if len(batch) < batch_size:
                 return
             last = batch[-1]
             after = (last.rank, last.key)
@@ -226,8 +237,11 @@ class Lists:
             "division": entry.division,
         }
         builder = _ITEMS[_STORED_LIST[what]]
-        item: dict[str, Any] = _masked({**builder(self, entry, now), **place})
-        return item
+        built = builder(self, entry, now)
+        item: dict[str, Any] = {
+            name: value if name in _SAFE_FIELDS else _masked(value) for name, value in built.items()
+        }
+        return {**item, **place}
 
     def _department_name(self, code: str) -> str:
         department = self._registry.departments.get(code)
@@ -342,15 +356,39 @@ def _check_violation(what: str, violation: str | None) -> None:
 
 
 def _iso(epoch: float | None) -> str | None:
-    return (
-        None
-        if epoch is None
-        else datetime.fromtimestamp(float(epoch), SHANGHAI).replace(microsecond=0).isoformat()
-    )
+    # Whole seconds by int() rather than .replace(microsecond=0): a fifth of the cost per item.
+    return None if epoch is None else datetime.fromtimestamp(int(epoch), SHANGHAI).isoformat()
 
 
 def _ordinal_date(ordinal: int | None) -> str | None:
     return None if ordinal is None else date.fromordinal(int(ordinal)).isoformat()
+
+
+#: Item fields svmon writes itself (times it formats, registry codes and names, validated enums,
+#: counts): they cannot hold personal information, so the mask skips them. Everything else, every
+#: id, number and field path that came from a record, passes the mask. Masking every string cost
+#: ~12 of the ~22 us an item took (bench, lists phase: 100,000 items).
+_SAFE_FIELDS: Final = frozenset(
+    {
+        "kind",
+        "created_at",
+        "deadline",
+        "overdue",
+        "working_days_overdue",
+        "working_days_left",
+        "violations",
+        "personal_info_fields",
+        "published_at",
+        "publicity_until",
+        "revoked_at",
+        "withdraw_by",
+        "working_days_past_withdrawal_limit",
+        "submitted_at",
+        "working_days_open",
+        "version",
+        "source",
+    }
+)
 
 
 def _masked(value: Any) -> Any:

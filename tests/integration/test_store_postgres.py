@@ -6,11 +6,12 @@ Each test gets a fresh schema (fixture ``postgres_dsn``); the SQLite-only tests 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from daemon.exceptions import StoreVersionError
+from daemon.reports.lists import ListFilters, Lists
 from daemon.reports.query import report_counts
 from daemon.store import open_store
 from tests import records
@@ -90,3 +91,28 @@ def test_two_instances_on_different_partitions_sum_to_one_report(postgres_dsn: s
     assert shared
     for engine in (first, second, alone):
         engine.store.close()
+
+
+def test_a_list_is_paged_by_cursor_on_postgres(postgres_dsn: str) -> None:
+    """Keyset pages (a row-value range on rank and key) walk every entry once on PostgreSQL too, in
+    the order SQLite gives, ties on rank broken by key."""
+    engine = records.make_engine(postgres_dsn)
+    engine.open_scope(("events", 0))
+    moment = records.at(date(2024, 3, 1))
+    # Pairs of events with the same deadline: the cursor must break ties on the key.
+    values = [records.event(f"E{n:02}", "created", moment + timedelta(hours=n // 2)) for n in range(23)]
+    dlq = FakeDlq()
+    engine.process(records.assign_offsets([records.raw(v) for v in values]), dlq)
+    engine.checkpoint(dlq)
+    lists = Lists(engine.store, engine.rules, engine.registry)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = lists.page("open", ListFilters(), INGESTED.timestamp(), limit=5, cursor=cursor)
+        seen += [item["event_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [item["event_id"] for item in lists.items("open", ListFilters(), INGESTED.timestamp())]
+    assert sorted(seen) == [f"E{n:02}" for n in range(23)]
+    engine.store.close()
