@@ -6,5 +6,7 @@
   to ready; a run under cProfile;
 - ``engine``: the in-process ``Engine`` without Kafka, the bytes per open event, and a large store
   built for the restart figure;
+- ``lists``: ``svmon list overdue`` and the lists API on that large store (time to first byte,
+  peak memory, a walk of every page);
 - ``profiling``: the cProfile output of a run, summarised per message.
 """
