@@ -1,11 +1,14 @@
 """A deterministic year of Ningbo's "互联网+监管" traffic, with its true indicator values.
 
-`generate(seed, year=2023, scale=1.0)` plans a year of supervision work for the departments and
-divisions of the shipped registry (`seeds/registry.yaml`), then writes it as the raw JSON messages a
-producer would send to the five input topics of docs/contract.md §2.  The same seed, year and scale
-always give the same bytes.  `Scenario.truth` holds every indicator's numerator and denominator for the year,
-overall, per department and per division, computed from the plan itself (never by running the
-daemon's code), so a test can compare the daemon's report with it.
+`generate(seed, year=2023, scale=1.0, until=None)` plans a year of supervision work for the
+departments and divisions of the shipped registry (`seeds/registry.yaml`), then writes it as the raw
+JSON messages a producer would send to the five input topics of docs/contract.md §2.  The same seed,
+year, scale and `until` always give the same bytes.  The year's traffic ends on 1 March of the next
+year; `until` (timezone-aware, not before that) carries every disclosure's lifecycle on to that
+instant, as the demo needs when it runs years later (below).  `Scenario.truth` holds every
+indicator's numerator and denominator for the year, overall, per department and per division,
+computed from the plan itself (never by running the daemon's code), so a test can compare the
+daemon's report with it.
 
 At ``scale=1.0`` for 2023 the truth reproduces the figures of the seed report (宁波市数据局2023年度
 法治政府建设报告): 事件处理率 99.99% (19,998 of 20,000 non-cancelled events handled), 数据准确率 100.00%
@@ -38,16 +41,36 @@ Volumes and rhythm
       second version), ~5% were added after the initial January load.
     * penalty disclosures: 2,400 decided in the year; 96% published within 5 working days of the
       decision, 4% late (10-25 working days); publicity 3 months (minor), 1 year (general) or 3
-      years (serious), withdrawn 1-2 working days after it ends (5% forgotten); revocations,
-      credit-repair withdrawals (some rejected) and content corrections, each with its
-      disclosure-request records; a handful of violations (a phone number in the content, an
-      unmasked natural-person id, a published 简易程序 decision, revoked but not withdrawn).
+      years (serious), withdrawn 1-2 working days after it ends when that falls before the year's
+      traffic ends (5% forgotten; with `until`, see below); revocations, credit-repair withdrawals
+      (some rejected) and content corrections, each with its disclosure-request records; a handful
+      of violations (a phone number in the content, an unmasked natural-person id, a published 简易
+      程序 decision, revoked but not withdrawn).
+    * with `until`: the year's traffic is drawn exactly as without it (the same messages but for
+      the ingestion of the few late deliveries that would have been cut at 1 March), then the
+      disclosures' lifecycle goes on to `until` on a random stream of its own ("after the year"):
+      the revocations and requests that fell after 1 March happen (a revocation if it is more than
+      20 days before `until`, a request if executed more than a day before), and every result of
+      the year still published, the 5% forgotten included, is withdrawn 1-2 working days after its
+      publicity ends (after its latest correction, if later), in office hours, when that is more
+      than a day before `until`.  Only planted violations stay published past their publicity: 3
+      results never withdrawn (scaled, at least 1: ordinary results published on time, drawn among
+      those whose withdrawal deadline is before `until`, so each is exactly one
+      `expired_not_withdrawn` there; `Scenario.never_withdrawn`, fact
+      `disclosures_never_withdrawn`), the revoked results never withdrawn, and the results published
+      with a flaw (phone number, unmasked id, 简易程序) still published on 1 March.  At scale 1.0,
+      seed 2023, `until` 2026-12-01T00:00+08:00: 1,565 more disclosure messages and 9 more request
+      messages, and the year's 处罚公开合规率 at `until` is 28 of 40 (70.00%): the 12 violating are
+      the 3 never withdrawn, the 2 revoked, the 6 flawed and 1 published late (10-25 working days,
+      a planted lateness) still within its 3-year publicity.
     * the pre-2020 clean-up: 158 results published 2015-2019 by the 12 units named in the seed
       report, improperly (an unmasked resident ID, a phone number in the text, or a published 简易
       程序 decision); withdrawn (or, for exposed personal data, masked) in 23 batches between
       February and October, each request `submitted` → `approved` → `executed` with its `batch_id`.
 
 Delivery
+    * nothing is ingested at or after the scenario's end (1 March, or `until`): a delivery that
+      would be later is cut to the second before it.
     * every message is ingested 1-180 s after the latest event-time field it carries (`at`,
       `published_at`, `withdrawn_at`, `revoked_at`; never before it minus 5 minutes, so no valid
       record is `future_time`), except: 3% are late (1 hour to 7 days), and one department's
@@ -69,8 +92,14 @@ Truth conventions (where docs/contract.md §7 leaves a choice)
       `division`; catalogue records and disclosure requests to their department's registry
       division.
     * `disclosure_compliance_rate` depends on "now": the truth gives it at `Scenario.as_of` (the
-      first instant after the last message); `Scenario.compliance_at(now)` recomputes it for any
-      later moment (publicity periods keep expiring after the scenario ends).
+      first instant after the last message; without `until`, 1 March of the next year);
+      `Scenario.compliance_at(now)` recomputes it for any later moment (publicity periods keep
+      expiring after the scenario ends).  With `until`, `compliance_at(until)` is the figure that
+      misses only planted violations.
+    * with `until`, what happens after the year changes no figure of the year but compliance: the
+      withdrawals and revocations are new versions of the year's disclosures (which count by
+      `decided_at`), and the requests after the year count in the period of their `submitted`.  At
+      scale 1.0 the five figures above are those without `until`, numerators and denominators alike.
 
 Drill-down lists
     `Scenario.lists(at)` gives what each `svmon list` of docs/contract.md §13 must show after every
@@ -80,7 +109,9 @@ Drill-down lists
     truth; they agree with it (open events of the cohort = handling denominator − numerator,
     uncorrected errors of the year = accuracy denominator − numerator, published − violating =
     compliance numerator).  Every request the plan makes ends executed or rejected before the
-    scenario ends, so the open requests are always empty.
+    scenario ends, so the open requests are always empty.  With `until`, `lists(until)` is the state
+    after the lifecycle was carried to `until`: the violating disclosures of the year are only the
+    planted ones (see Volumes; `Scenario.never_withdrawn` names the results never withdrawn).
 
 Modules
     `_plan/` decides (one module per subject, its entities in `model`), `_emission/` writes the

@@ -7,13 +7,16 @@ drawn then), then the next entity is planned.  The planners record what they dec
 `Plan` and yield what must be written before they draw again; being lazy is what keeps this order
 while planning and writing stay in separate modules.  Reordering the draws of a subject changes
 every message of that subject after them.
+
+With `until`, the disclosures' lifecycle after the year's traffic is a last subject of its own,
+drawn after all the others: the year's traffic is drawn exactly as without `until`.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas.registry import Registry, load_registry
 from seeds.scenario._emission.corruption import gbk_item, json_array, truncated_event
@@ -32,18 +35,31 @@ from seeds.scenario._world import World
 
 
 def generate(
-    seed: int = 2023, *, year: int = 2023, scale: float = 1.0, registry: Registry | None = None
+    seed: int = 2023,
+    *,
+    year: int = 2023,
+    scale: float = 1.0,
+    registry: Registry | None = None,
+    until: datetime | None = None,
 ) -> Scenario:
-    """Plan and write a year of traffic; the same arguments always give the same bytes."""
-    world = World.of(seed, year, scale, registry or load_registry())
+    """Plan and write a year of traffic; the same arguments always give the same bytes.
+
+    `until` (timezone-aware, not before 1 March of the next year) carries every disclosure's
+    lifecycle on to that instant: withdrawals when publicity ends, and the revocations and requests
+    that fall after the year's traffic.  None keeps the scenario ending on 1 March.
+    """
+    world = World.of(seed, year, scale, registry or load_registry(), until=until)
     plan = Plan()
-    outbox = Outbox(year, world.as_of)
+    outbox = Outbox(year, world.end)
     writer = Writer(outbox)
     _catalogue(world, plan, writer)
     _events(world, plan, writer)
     _inspections(world, plan, writer)
-    _disclosures(world, plan, writer)
+    fates = _disclosures(world, plan, writer)
     _cleanup(world, plan, writer)
+    if world.until is not None:
+        rng = world.rng("after the year")
+        _write_requests(rng, fates.after_the_year(rng), writer)
     return _assemble(world, plan, outbox)
 
 
@@ -69,7 +85,8 @@ def _inspections(world: World, plan: Plan, writer: Writer) -> None:
         writer.inspection(rng, inspection)
 
 
-def _disclosures(world: World, plan: Plan, writer: Writer) -> None:
+def _disclosures(world: World, plan: Plan, writer: Writer) -> DisclosureFates:
+    """The year's decisions, their fates and requests; the fates remember what falls after the year."""
     rng = world.rng("disclosures")
     plan_disclosures(rng, world, plan)
     fates = DisclosureFates(world, plan)
@@ -79,6 +96,7 @@ def _disclosures(world: World, plan: Plan, writer: Writer) -> None:
     request_rng = world.rng("requests")
     _write_requests(request_rng, fates.requests(request_rng), writer)
     writer.undecodable("disclosures", json_array(world.year))
+    return fates
 
 
 def _cleanup(world: World, plan: Plan, writer: Writer) -> None:
@@ -101,14 +119,17 @@ def _assemble(world: World, plan: Plan, outbox: Outbox) -> Scenario:
     messages: dict[str, list[ScenarioMessage]] = {}
     erroneous: dict[str, dict[int, str]] = {}
     records: dict[str, tuple[RecordVersion | None, ...]] = {}
-    last = world.as_of
+    ends = []
     for stream in STREAMS:
         delivered = outbox.delivered(stream)
         messages[stream] = [ScenarioMessage(q.key, q.value, q.ingest_at) for q in delivered]
         erroneous[stream] = {i: q.error for i, q in enumerate(delivered) if q.error is not None}
         records[stream] = tuple(q.record for q in delivered)
         if delivered:
-            last = max(last, delivered[-1].ingest_at + timedelta(seconds=1))
+            ends.append(delivered[-1].ingest_at + timedelta(seconds=1))
+    # Without `until` the scenario keeps ending on 1 March (nothing is ingested after it), as it always
+    # has; with it, right after the last message.
+    last = max(world.as_of, *ends) if world.until is None else max(ends)
     return Scenario(
         seed=world.seed,
         year=world.year,
@@ -124,6 +145,7 @@ def _assemble(world: World, plan: Plan, outbox: Outbox) -> Scenario:
         ),
         erroneous=erroneous,
         as_of=last,
+        until=world.until,
         _plan=plan,
         _calendar=world.calendar,
         _records=records,

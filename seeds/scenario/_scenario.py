@@ -40,8 +40,11 @@ class Scenario:
     truth: dict[str, Any]
     #: stream -> message index -> the error code `schemas.decode` must reject that message with.
     erroneous: dict[str, dict[int, str]]
-    #: the first instant after the last message; the truth's "now".
+    #: the truth's "now": the first instant after the last message (without `until`, 1 March of the
+    #: next year, when the year's traffic ends).
     as_of: datetime
+    #: the instant the disclosures' lifecycle was carried to (`generate(until=...)`), if any.
+    until: datetime | None = None
     _plan: Plan | None = field(repr=False, default=None)
     _calendar: Calendar | None = field(repr=False, default=None)
     #: stream -> message index -> the record that message is a version of (None: it is no record).
@@ -51,6 +54,12 @@ class Scenario:
         """`(key, value, timestamp_ms)` of `stream`, with the ingestion time as the Kafka timestamp."""
         for message in self.messages[stream]:
             yield message.key, message.value, int(message.ingest_at.timestamp() * 1000)
+
+    @property
+    def never_withdrawn(self) -> frozenset[str]:
+        """With `until`: the year's results planted never to be withdrawn after their publicity period."""
+        plan, _ = self._built()
+        return frozenset(plan.never_withdrawn)
 
     def compliance_at(self, now: datetime) -> dict[str, Any]:
         """`disclosure_compliance_rate` of the year's disclosures at `now` (≥ `as_of`): overall and groups."""

@@ -97,7 +97,7 @@ def truth(
     _count_catalogue(tally, world, plan)
     _count_events(tally, world, plan)
     _count_inspections(tally, world, plan)
-    _count_disclosures(tally, world, plan)
+    _count_disclosures(tally, world, plan, as_of)
     for moment in undecodable:
         if moment.year == world.year:
             tally.add("data_accuracy_rate", UNREGISTERED, UNKNOWN_DIVISION, False)
@@ -165,14 +165,18 @@ def _count_inspections(tally: _Truth, world: World, plan: Plan) -> None:
             )
 
 
-def _count_disclosures(tally: _Truth, world: World, plan: Plan) -> None:
-    """This year's decisions and every request (the clean-up's too); the old results count no record."""
+def _count_disclosures(tally: _Truth, world: World, plan: Plan, as_of: datetime) -> None:
+    """This year's decisions and every request (the clean-up's too); the old results count no record.
+
+    Compliance is judged at the scenario's `as_of`; a request counts in the period of its
+    `submitted`, so the requests after the year (with `until`) count in no figure of the year.
+    """
     for disclosure in plan.disclosures:
         tally.accurate(world.year, disclosure.department, disclosure.division, disclosure.decided)
         on_time = disclosure.published_at <= _publish_limit(disclosure, world.calendar)
         tally.add("disclosure_on_time_rate", disclosure.department, disclosure.division, on_time)
         if disclosure.decided.year == world.year:
-            _count_compliance(tally, disclosure, world.as_of, world.calendar)
+            _count_compliance(tally, disclosure, as_of, world.calendar)
     for request in plan.requests:
         division = world.department(request.department).division
         for _ in request.steps:
@@ -185,6 +189,8 @@ def _plan_facts(plan: Plan) -> Counter[str]:
     for event in plan.events:
         if len(event.actions()) > 1:
             facts["events_multi_action"] += 1
+    if plan.never_withdrawn:
+        facts["disclosures_never_withdrawn"] = len(plan.never_withdrawn)
     batches = set()
     for request in plan.requests:
         for step in request.steps:

@@ -171,5 +171,7 @@ class Plan:
     #: the pre-2020 results of the clean-up.
     legacy: list[PlannedDisclosure] = field(default_factory=list)
     requests: list[PlannedRequest] = field(default_factory=list)
+    #: with `until`: the ids of this year's results planted never to be withdrawn, in decision order.
+    never_withdrawn: list[str] = field(default_factory=list)
     #: the units of the clean-up present in the registry, in `CLEANUP_UNITS` order.
     cleanup_units: list[str] = field(default_factory=list)
