@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit bench system-deps monitoring-deps kafka-libs venv clean full-scenario
+.PHONY: demo test lint typecheck unit bench system-deps monitoring-deps kafka-libs venv clean full-scenario live-incidents
 
 venv: $(STAMP)
 
@@ -85,8 +85,11 @@ test: venv system-deps kafka-libs lint typecheck
 unit: venv
 	$(PY) -m pytest tests/unit tests/property $(PYTEST_ARGS)
 
+# With Debian's Prometheus and Alertmanager when they are there (monitoring-deps installs them as
+# root): the summary then lists the firing alerts. On a terminal the demo goes live after the year.
 demo: venv monitoring-deps
-	$(VENV)/bin/svmon demo $(DEMO_ARGS)
+	$(VENV)/bin/svmon demo $$(command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	    && echo --prometheus) $(DEMO_ARGS)
 
 # The bench runs in a virtualenv of its own, .venv/bench (inside .venv: ignored, linted by nobody,
 # removed by `make clean`): its extra, Quix Streams (the peer it is compared with), caps pydantic
@@ -99,6 +102,10 @@ bench:
 	    && $(VENV)/bench/bin/python -m pip install --quiet -e '.[bench]' \
 	    && touch $(VENV)/bench/.installed-stamp; }
 	$(VENV)/bench/bin/python bench/throughput.py $(BENCH_ARGS)
+
+# Slow (about an hour): every live-demo incident fires its alert and resolves, with the committed rules.
+live-incidents: venv system-deps
+	$(PY) -m pytest -m slow tests/e2e/test_live_incidents.py $(PYTEST_ARGS)
 
 full-scenario: venv
 	$(PY) -m pytest -m slow tests/e2e/test_full_scenario.py $(PYTEST_ARGS)

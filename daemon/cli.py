@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_list,
         _add_notice,
         _add_load,
+        _add_feed,
+        _add_incident,
         _add_schemas,
         _add_check_config,
     ):
@@ -173,8 +175,92 @@ def _add_demo(commands: Commands) -> None:
         metavar="F",
         help="scale the volumes by F (default: 1.0)",
     )
+    _add_live_options(demo)
+    demo.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the generated year, go on producing current traffic at the real time, with the "
+        "working-day rhythm of Asia/Shanghai (default: on at a terminal); implies --keep-running",
+    )
+    demo.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Debian's Prometheus and Alertmanager on loopback with alerts/rules and the "
+        "example routing (nothing is sent anywhere); the summary lists the firing alerts",
+    )
     _add_config_option(demo)
     demo.set_defaults(handler=_demo)
+
+
+def _add_live_options(parser: argparse.ArgumentParser, *, control_port: int | None = None) -> None:
+    """The live generator's options, shared by ``svmon demo --live`` and ``svmon feed``."""
+    from daemon.tools.incidents import NAMES
+
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help="live: created events in a busy office hour of a working day (default: 120); the other "
+        "streams follow in proportion, nights and holidays are quieter but never silent",
+    )
+    parser.add_argument(
+        "--incident",
+        action="append",
+        choices=NAMES,
+        metavar="NAME",
+        help=f"live: start an incident that makes its alert fire ({', '.join(NAMES)}); repeatable. "
+        "At run time: POST (start) or DELETE (stop) <control URL>/NAME",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=_port,
+        default=control_port,
+        metavar="N",
+        help="live: loopback port of the incident control API (default: "
+        + ("a free one" if control_port is None else str(control_port))
+        + "); `svmon incident` talks to it",
+    )
+
+
+def _add_feed(commands: Commands) -> None:
+    feed = commands.add_parser(
+        "feed",
+        help="produce live demo traffic to the configured Kafka",
+        description=(
+            "Produce current, generated supervision traffic (the demo's live phase) to the topics of the "
+            "configuration until SIGINT/SIGTERM: a staging host's dashboards fill at once. "
+            "Never point it at a production cluster."
+        ),
+    )
+    feed.add_argument("--seed", type=int, default=2023, metavar="N", help="generator seed (default: 2023)")
+    feed.add_argument("--bootstrap", metavar="HOST:PORT", help="brokers (default: from the configuration)")
+    _add_live_options(feed, control_port=9110)
+    _add_config_option(feed)
+    feed.set_defaults(handler=_feed)
+
+
+def _add_incident(commands: Commands) -> None:
+    from daemon.tools.incidents import NAMES
+
+    incident = commands.add_parser(
+        "incident",
+        help="list, start or stop the live demo's incidents",
+        description="Start or stop an incident of a running `svmon feed` or `svmon demo --live`, "
+        "or list them.",
+        epilog=f"Incidents: {', '.join(NAMES)}. Each makes one alert fire and later resolve.",
+    )
+    incident.add_argument("action", choices=("list", "start", "stop"), help="what to do")
+    incident.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the incident (start, stop)")
+    incident.add_argument(
+        "--control",
+        default="http://127.0.0.1:9110/incidents",
+        metavar="URL",
+        help="the control URL (default: svmon feed's, http://127.0.0.1:9110/incidents; the demo prints "
+        "its own)",
+    )
+    incident.set_defaults(handler=_incident)
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -318,6 +404,23 @@ def _demo(args: argparse.Namespace) -> int:
     from daemon.tools.demo import demo_command
 
     return demo_command(settings, args)
+
+
+def _feed(args: argparse.Namespace) -> int:
+    overrides = {"bootstrap_servers": args.bootstrap} if args.bootstrap is not None else {}
+    settings = _settings(args, kafka=overrides)
+    _configure_logging(settings, sys.stderr)  # stdout carries the progress lines
+    from daemon.tools.feed import DEFAULT_RATE, feed_command
+
+    if args.rate is None:
+        args.rate = DEFAULT_RATE
+    return feed_command(settings, args)
+
+
+def _incident(args: argparse.Namespace) -> int:
+    from daemon.tools.feed import incident_command
+
+    return incident_command(args)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from daemon.core.indicators import (
     Counts,
@@ -49,7 +50,9 @@ def take_snapshot(
     """
     today = day_of_epoch(at)
     starts = period_starts(today)
-    snapshot = Snapshot(calendar_fallbacks=dict(calendar_fallbacks))
+    # The current year is always there, at 0 when the calendar knew every day asked of it: the
+    # pipeline dashboard's panel then says "none" instead of "No data".
+    snapshot = Snapshot(calendar_fallbacks={date.fromordinal(today).year: 0, **calendar_fallbacks})
     states = list(states)
     # One pass over each state's resident entities, sorted by kind: every figure below reads
     # one kind, and the consumer loop waits for this lock.

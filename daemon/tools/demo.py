@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import time as clock_time
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
@@ -62,13 +63,25 @@ from daemon.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, SourceError
 from daemon.reports.render import render
 from daemon.store import SqlStore, open_store
 from daemon.tools.broker import TansuBroker, free_port
+from daemon.tools.feed import DEFAULT_RATE, LiveFeed, live_traffic, start_incidents
+from daemon.tools.incidents import Incidents
+from daemon.tools.live import known_items
 from daemon.tools.loader import ProgressBar, produce_messages
+from daemon.tools.monitoring import (
+    FiringAlert,
+    Monitoring,
+    MonitoringError,
+    ProjectFiles,
+    Unavailable,
+    find_binaries,
+    project_files,
+)
 
 if TYPE_CHECKING:
     from daemon.config import Settings
     from seeds.scenario import Scenario
 
-__all__ = ["demo_command", "metric_total", "paced", "replay_factor"]
+__all__ = ["demo_command", "metric_total", "paced", "replay_factor", "start_of_today"]
 
 PARTITIONS = 4
 _DLQ_PARTITIONS = 1
@@ -77,6 +90,7 @@ _REFRESH_S = 2.0
 _DAEMON_STOP_TIMEOUT_S = 20.0
 _HTTP_TIMEOUT_S = 10.0
 _LOG_TAIL_CHARS = 3000
+_ALERT_LINES = 12
 _GROUP_ID = "svmon-demo"
 # Short group timings: against Tansu a group join takes ~2 s with these instead of ~20 s with
 # kafka-python's defaults. One member on loopback never needs longer.
@@ -160,6 +174,10 @@ class Status:
     readiness: str
     report: dict[str, Any] | None
     report_note: str
+    live: tuple[str, ...] = ()
+    live_sent: int = 0
+    current: dict[str, Any] | None = None
+    alerts: tuple[str, ...] | None = None
 
     @property
     def caught_up(self) -> bool:
@@ -177,6 +195,13 @@ class Status:
         clock = (
             f" (replay clock {self.replay_clock})" if self.replay_clock and not self.production_done else ""
         )
+        if self.live_sent:
+            # Past the year: every message so far, the year's and the live ones, is the total.
+            everything = self.total + self.live_sent
+            return (
+                f"[{self.elapsed_s:6.1f} s] produced {self.total:,} of the year + {self.live_sent:,} live; "
+                f"checkpointed {self.checkpointed:,}/{everything:,}{consumed}; {events}; {self.readiness}"
+            )
         return (
             f"[{self.elapsed_s:6.1f} s] produced {self.produced:,}/{self.total:,}{clock}; "
             f"checkpointed {self.checkpointed:,}/{self.total:,} ({share:.1f}%){consumed}; "
@@ -187,7 +212,21 @@ class Status:
         if self.report is None:
             return [f"指标 indicators: {self.report_note}"]
         # The totals only: the same table `svmon report` prints, without the per-group rankings.
-        return render({**self.report, "groups": []}, "table").rstrip("\n").splitlines()
+        lines = _totals(self.report)
+        if self.current is not None:
+            lines += ["", *_totals(self.current)]
+        return lines
+
+    def extra_lines(self) -> list[str]:
+        """The live phase and the firing alerts, when there are any (blank-line separated)."""
+        lines = list(self.live)
+        if self.alerts is not None:
+            lines += ["", *self.alerts]
+        return lines
+
+
+def _totals(report: dict[str, Any]) -> list[str]:
+    return render({**report, "groups": []}, "table").rstrip("\n").splitlines()
 
 
 # --- the daemon child ---------------------------------------------------------------------------
@@ -402,6 +441,7 @@ class _Screen:
         self.stream = stream
         self.tty = stream.isatty()
         self._last_line = ""
+        self._last_alerts: tuple[str, ...] | None = None
 
     def say(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -409,7 +449,17 @@ class _Screen:
 
     def show(self, header: list[str], status: Status, footer: list[str]) -> None:
         if self.tty:
-            lines = [*header, "", status.progress_line(), "", *status.indicator_lines(), "", *footer]
+            extra = status.extra_lines()
+            lines = [
+                *header,
+                "",
+                status.progress_line(),
+                *(["", *extra] if extra else []),
+                "",
+                *status.indicator_lines(),
+                "",
+                *footer,
+            ]
             # Home, each line cleared to its end, then everything below cleared: no flicker.
             body = "\x1b[H" + "".join(f"{line}\x1b[K\n" for line in lines) + "\x1b[J"
             self.stream.write(body)
@@ -421,6 +471,10 @@ class _Screen:
         if key != self._last_line:
             self._last_line = key
             self.say(line)
+        if status.alerts is not None and status.alerts != self._last_alerts:
+            self._last_alerts = status.alerts
+            for alert_line in status.alerts:
+                self.say(alert_line)
 
 
 def _open_empty_store(url: str) -> SqlStore:
@@ -432,6 +486,102 @@ def _open_empty_store(url: str) -> SqlStore:
             " broker and needs an empty store: give a new --store or delete this one"
         )
     return store
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What the command line asks of the demo (see `_options`)."""
+
+    factor: float | None
+    seed: int
+    scale: float
+    keep_running: bool
+    live: bool
+    rate: float
+    incidents: tuple[str, ...]
+    control_port: int
+    prometheus: bool
+
+
+def _options(args: argparse.Namespace) -> _Options:
+    """The demo's options; ``--live`` defaults to on at a terminal, and live implies keep-running."""
+    factor = replay_factor(getattr(args, "speed", "fast"))
+    seed = DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
+    scale = 1.0 if getattr(args, "scale", None) is None else float(args.scale)
+    tty = sys.stdin.isatty()
+    live_arg = getattr(args, "live", None)
+    live = tty if live_arg is None else bool(live_arg)
+    incidents = tuple(getattr(args, "incident", None) or ())
+    if incidents and not live:
+        raise ConfigError("--incident needs the live phase: add --live (incidents change live traffic)")
+    rate = DEFAULT_RATE if getattr(args, "rate", None) is None else float(args.rate)
+    # Only a terminal can press Ctrl-C; without one the demo ends itself once caught up, unless it
+    # has live traffic to go on with.
+    keep_running = bool(getattr(args, "keep_running", False)) or tty or live
+    return _Options(
+        factor=factor,
+        seed=seed,
+        scale=scale,
+        keep_running=keep_running,
+        live=live,
+        rate=rate,
+        incidents=incidents,
+        control_port=int(getattr(args, "control_port", None) or 0),
+        prometheus=bool(getattr(args, "prometheus", False)),
+    )
+
+
+class _LivePhase:
+    """The live traffic after the generated year: its feed, its incidents and their control port."""
+
+    def __init__(self, settings: Settings, options: _Options, producer: Any, topics: dict[str, str]) -> None:
+        from daemon.tools.control import ControlServer  # noqa: PLC0415
+
+        self.settings = settings
+        self.options = options
+        self.producer = producer
+        self.topics = topics
+        self.incidents = Incidents()
+        start_incidents(self.incidents, options.incidents)  # unknown names fail before anything starts
+        self.control = ControlServer(self.incidents, port=options.control_port)
+        self.feed: LiveFeed | None = None
+        self.started_at: datetime | None = None
+
+    def begin(self, catalogue: list[bytes]) -> None:
+        """Start producing live traffic from now on; ``catalogue`` holds the year's item values."""
+        self.started_at = datetime.now(SHANGHAI)
+        traffic = live_traffic(
+            self.settings,
+            seed=self.options.seed,
+            rate=self.options.rate,
+            start=self.started_at,
+            incidents=self.incidents,
+            known=tuple(known_items(catalogue)),
+        )
+        self.feed = LiveFeed(self.producer, traffic, self.topics).start()
+
+    @property
+    def error(self) -> BaseException | None:
+        return None if self.feed is None else self.feed.error
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+
+    def lines(self) -> tuple[str, ...]:
+        active = ", ".join(sorted(self.incidents.active())) or "none"
+        control = f"incidents {active}; POST/DELETE {self.control.url}/<name> starts/stops one"
+        if self.feed is None or self.started_at is None:
+            return (
+                f"live: starts once the generated year is caught up ({self.options.rate:g} events/busy hour)",
+                f"  {control}",
+            )
+        counts = self.feed.counts()
+        per_stream = ", ".join(f"{name} {counts.get(name, 0):,}" for name in streams.NAMES)
+        return (
+            f"live since {self.started_at:%H:%M:%S}: {self.feed.total:,} sent ({per_stream})",
+            f"  {control}",
+        )
 
 
 class _Monitor:
@@ -447,6 +597,8 @@ class _Monitor:
         tally: _ProducedCount,
         total: int,
         started: float,
+        live: _LivePhase | None = None,
+        monitoring: Monitoring | None = None,
     ) -> None:
         self.base_url = base_url
         self.year = year
@@ -456,6 +608,18 @@ class _Monitor:
         self.tally = tally
         self.total = total
         self.started = started
+        self.live = live
+        self.monitoring = monitoring
+
+    def _report(self, period: str) -> tuple[dict[str, Any] | None, str]:
+        # by=division: the summary shows totals only, and the division groups are the fewest.
+        code, body = _http_get(f"{self.base_url}/api/v1/indicators?period={period}&by=division")
+        if code == 200:
+            return json.loads(body), ""
+        note = (
+            "daemon starting" if code == 0 else "no data yet" if "no indicator data" in body else body[:200]
+        )
+        return None, note.strip()
 
     def look(self) -> Status:
         # The store first: the daemon counts a message as consumed before it checkpoints it, so read
@@ -467,12 +631,10 @@ class _Monitor:
         )
         code, metrics = _http_get(f"{self.base_url}/metrics")
         have_metrics = code == 200
-        # by=division: the summary shows totals only, and the division groups are the fewest.
-        code, body = _http_get(f"{self.base_url}/api/v1/indicators?period={self.year}&by=division")
-        report: dict[str, Any] | None = json.loads(body) if code == 200 else None
-        note = (
-            "daemon starting" if code == 0 else "no data yet" if "no indicator data" in body else body[:200]
-        )
+        report, note = self._report(str(self.year))
+        current = None
+        if self.live is not None and self.live.started_at is not None:
+            current, _ = self._report(f"{self.live.started_at:%Y-%m}")
         return Status(
             elapsed_s=time.monotonic() - self.started,
             produced=self.tally.records,
@@ -487,18 +649,28 @@ class _Monitor:
             events_overdue=int(metric_total(metrics, "supervision_events_overdue")) if have_metrics else None,
             readiness=readiness,
             report=report,
-            report_note=note.strip(),
+            report_note=note,
+            live=self.live.lines() if self.live is not None else (),
+            live_sent=self.live.feed.total if self.live is not None and self.live.feed is not None else 0,
+            current=current,
+            alerts=self._alerts(),
         )
 
-
-def _parameters(args: argparse.Namespace) -> tuple[float | None, int, float, bool]:
-    """Replay factor, seed, scale, and whether to keep running once caught up."""
-    factor = replay_factor(getattr(args, "speed", "fast"))
-    seed = DEFAULT_SEED if getattr(args, "seed", None) is None else int(args.seed)
-    scale = 1.0 if getattr(args, "scale", None) is None else float(args.scale)
-    # Only a terminal can press Ctrl-C; without one the demo ends itself once caught up.
-    keep_running = bool(getattr(args, "keep_running", False)) or sys.stdin.isatty()
-    return factor, seed, scale, keep_running
+    def _alerts(self) -> tuple[str, ...] | None:
+        """What Alertmanager holds as firing, one line each (None without ``--prometheus``)."""
+        if self.monitoring is None:
+            return None
+        try:
+            firing: list[FiringAlert] = self.monitoring.firing_alerts()
+        except MonitoringError as exc:
+            return (f"firing alerts: Alertmanager did not answer ({exc})",)
+        if not firing:
+            return ("firing alerts (Alertmanager): none",)
+        return (
+            f"firing alerts (Alertmanager): {len(firing)}",
+            *(f"  {alert.line()}" for alert in firing[:_ALERT_LINES]),
+            *([f"  ... and {len(firing) - _ALERT_LINES} more"] if len(firing) > _ALERT_LINES else []),
+        )
 
 
 def _producer(bootstrap: str) -> Any:
@@ -520,12 +692,28 @@ def _plain_http_only(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+def _monitoring_files() -> ProjectFiles:
+    """What ``--prometheus`` needs, checked before anything starts: a readable error when missing."""
+    for found in (find_binaries(), project_files()):
+        if isinstance(found, Unavailable):
+            raise ConfigError(f"--prometheus: {found.reason}")
+    files = project_files()
+    assert isinstance(files, ProjectFiles)  # noqa: S101 - checked in the loop above
+    return files
+
+
+def start_of_today() -> datetime:
+    """Midnight of today in Asia/Shanghai: the generated disclosures' lifecycle is carried to it."""
+    return datetime.combine(datetime.now(SHANGHAI).date(), clock_time(), SHANGHAI)
+
+
 def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run `svmon demo` (see the module docstring); 0 after a requested stop or a finished replay."""
     from seeds.scenario import generate  # noqa: PLC0415 - only the demo generates data
 
-    factor, seed, scale, keep_running = _parameters(args)
+    options = _options(args)
     _plain_http_only(settings, args)
+    files = _monitoring_files() if options.prometheus else None
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="svmon-demo-"))
     store_url = getattr(args, "store", None) or f"sqlite:///{work / 'svmon-state.db'}"
@@ -536,8 +724,9 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("kafka").setLevel(logging.ERROR)  # the demo's own client chatter is noise here
 
     with ExitStack() as stack:
-        # Resources are released in reverse order: production stops, then the producer closes, then
-        # the daemon writes its final checkpoint (it needs the broker), then the broker stops.
+        # Resources are released in reverse order: live traffic and production stop, then the
+        # producer closes, Prometheus and Alertmanager stop, the daemon writes its final checkpoint
+        # (it needs the broker), then the broker stops.
         stop = stack.enter_context(_StopRequest())
         store = _open_empty_store(store_url)
         stack.callback(store.close)
@@ -552,24 +741,37 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
         )
         stack.callback(daemon.stop)
 
-        screen.say(f"generating the scenario (seed {seed}, scale {scale:g}) ...")
-        scenario = generate(seed, scale=scale)
+        until = start_of_today()
+        screen.say(
+            f"generating the scenario (seed {options.seed}, scale {options.scale:g}, to {until:%Y-%m-%d}) ..."
+        )
+        scenario = generate(options.seed, scale=options.scale, until=until)
         speed = getattr(args, "speed", "fast")
         header = [
-            f"svmon demo: seed {seed}, scale {scale:g}, speed {speed}",
+            f"svmon demo: seed {options.seed}, scale {options.scale:g}, speed {speed}"
+            + (f", live {options.rate:g} events/busy hour" if options.live else ""),
             f"  metrics  {base_url}/metrics",
             f"  API      {base_url}/api/v1/indicators?period={scenario.year}&by=department",
             f"  store    {store_url}",
             f"  logs     {work / 'svmon.log'}  {work / 'tansu.log'}",
             f"  broker   {broker.bootstrap} (Tansu, in memory)",
         ]
+        producer = _producer(broker.bootstrap)
+        stack.callback(producer.close, timeout=10)
+        live = None
+        if options.live:
+            live = _LivePhase(settings, options, producer, topics)
+            stack.enter_context(live.control)
+            stack.callback(live.stop)
+            header.append(f"  control  {live.control.url}  (incidents: {', '.join(live.incidents.NAMES)})")
         for line in header:
             screen.say(line)
         production, tally, total = _start_production(
-            stack, broker.bootstrap, scenario, topics=topics, factor=factor, stop=stop
+            stack, producer, scenario, topics=topics, factor=options.factor, stop=stop
         )
-        monitor = _Monitor(base_url, scenario.year, store, topics, production, tally, total, started)
+        monitor = _Monitor(base_url, scenario.year, store, topics, production, tally, total, started, live)
         next_step = f"svmon report --period {scenario.year} --store {store_url}"
+        catalogue = [message.value for message in scenario.messages["catalog"]]
         outcome = _watch(
             screen,
             daemon,
@@ -578,18 +780,66 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
             stop=stop,
             header=header,
             next_step=next_step,
-            keep_running=keep_running,
+            keep_running=options.keep_running,
+            on_caught_up=lambda: _after_the_year(
+                stack, work, monitor, files, live, catalogue, screen, header
+            ),
         )
         if outcome != EXIT_OK:
             return outcome
-        screen.say("stopping the daemon and the broker ...")
+        screen.say(
+            "stopping the live traffic, "
+            + ("Prometheus, Alertmanager, " if monitor.monitoring is not None else "")
+            + "the daemon and the broker ..."
+        )
     screen.say(f"stopped. Store: {store_url}  logs: {work}")
     return EXIT_OK
 
 
+def _after_the_year(  # noqa: PLR0917 - the demo's parts that start once the year is in
+    stack: ExitStack,
+    work: Path,
+    monitor: _Monitor,
+    files: ProjectFiles | None,
+    live: _LivePhase | None,
+    catalogue: list[bytes],
+    screen: _Screen,
+    header: list[str],
+) -> None:
+    """Start Prometheus and Alertmanager, then the live traffic, once the year is checkpointed.
+
+    Prometheus starts only now so that the year's replay, tens of thousands of records within
+    seconds, is in no rate window of the rules: an incident's burn rate is then judged on live
+    traffic alone, as it would be in production, and fires within minutes.
+    """
+    if files is not None:
+        monitoring = Monitoring(
+            work,
+            monitor.base_url.removeprefix("http://"),
+            rules_dir=files.rules_dir,
+            alertmanager_config=files.alertmanager_config,
+        )
+        monitor.monitoring = stack.enter_context(monitoring)
+        header.extend(monitoring.describe())
+        if not screen.tty:
+            for line in monitoring.describe():
+                screen.say(line)
+    if live is not None:
+        _go_live(live, catalogue, screen)
+
+
+def _go_live(live: _LivePhase, catalogue: list[bytes], screen: _Screen) -> None:
+    live.begin(catalogue)
+    if not screen.tty:  # the terminal's summary shows it; elsewhere, one line that it began
+        started = live.started_at or datetime.now(SHANGHAI)
+        screen.say(
+            f"live since {started:%H:%M:%S}: {live.options.rate:g} events per busy hour, {live.control.url}"
+        )
+
+
 def _start_production(
     stack: ExitStack,
-    bootstrap: str,
+    producer: Any,
     scenario: Scenario,
     *,
     topics: dict[str, str],
@@ -599,8 +849,6 @@ def _start_production(
     """Start producing the scenario; at full speed, wait (with a progress bar) until it is all sent."""
     total = sum(len(scenario.messages[stream]) for stream in streams.NAMES)
     total_bytes = sum(len(m.value) for stream in streams.NAMES for m in scenario.messages[stream])
-    producer = _producer(bootstrap)
-    stack.callback(producer.close, timeout=10)
     bar = ProgressBar(f"producing {total:,} messages", total_bytes) if factor is None else None
     tally = _ProducedCount(bar)
     production = _Production(producer, scenario, topics, factor, tally)
@@ -622,21 +870,17 @@ def _watch(
     header: list[str],
     next_step: str,
     keep_running: bool,
+    on_caught_up: Callable[[], None] | None = None,
 ) -> int:
     """Redraw the summary until a stop (or, off a terminal, until caught up); the daemon's exit fails."""
-    footer = ["Ctrl-C stops the daemon and the broker; the store and the logs are kept."]
+    footer = ["Ctrl-C stops everything the demo started; the store and the logs are kept."]
     caught_up = False
     if screen.tty:
         screen.stream.write("\x1b[2J")  # the summary is redrawn from the top of a clear screen
     while not stop.is_set():
-        if production.errors:
-            raise production.errors[0]
-        code = daemon.exited()
-        if code is not None:
-            sys.stderr.write(
-                f"svmon demo: the daemon exited with code {code}; the end of {daemon.log_path}:\n"
-                f"{daemon.log_tail()}\n"
-            )
+        failure = _failure(daemon, monitor, production)
+        if failure is not None:
+            sys.stderr.write(failure)
             return EXIT_FAILURE
         status = monitor.look()
         if status.caught_up and not caught_up:
@@ -647,6 +891,8 @@ def _watch(
                 f"next: {next_step}",
                 *footer,
             ]
+            if on_caught_up is not None:
+                on_caught_up()
             if not screen.tty:
                 screen.show(header, status, footer)
                 for line in ["", *status.indicator_lines(), "", *footer[:2]]:
@@ -656,3 +902,23 @@ def _watch(
         screen.show(header, status, footer)
         stop.wait(_REFRESH_S)
     return EXIT_OK
+
+
+def _failure(daemon: _DaemonProcess, monitor: _Monitor, production: _Production) -> str | None:
+    """Why the demo cannot go on, for stderr; None while everything runs."""
+    if production.errors:
+        raise production.errors[0]
+    if monitor.live is not None and monitor.live.error is not None:
+        return f"svmon demo: live traffic stopped: {monitor.live.error}\n"
+    code = daemon.exited()
+    if code is not None:
+        return (
+            f"svmon demo: the daemon exited with code {code}; the end of {daemon.log_path}:\n"
+            f"{daemon.log_tail()}\n"
+        )
+    if monitor.monitoring is not None:
+        try:
+            monitor.monitoring.check()
+        except MonitoringError as exc:
+            return f"svmon demo: {exc}\n"
+    return None

@@ -36,6 +36,7 @@ __all__ = [
     "load_command",
     "message_key",
     "produce_messages",
+    "producer_for",
     "read_lines",
 ]
 
@@ -217,7 +218,9 @@ def produce_messages(
     return count
 
 
-def _producer(bootstrap: list[str], client_kwargs: dict[str, Any]) -> Any:
+def producer_for(bootstrap: list[str], client_kwargs: dict[str, Any]) -> Any:
+    """A batching producer with every acknowledgement awaited (``acks=all``), security from
+    ``client_kwargs`` (`daemon.config.KafkaSettings.client_kwargs`); unreachable is a `SourceError`."""
     try:
         return KafkaProducer(
             **{**client_kwargs, "bootstrap_servers": bootstrap},
@@ -242,7 +245,7 @@ def load_command(settings: Settings, args: argparse.Namespace) -> int:
         if getattr(args, "bootstrap", None)
         else settings.kafka.bootstrap_server_list
     )
-    producer = _producer(bootstrap, settings.kafka.client_kwargs())
+    producer = producer_for(bootstrap, settings.kafka.client_kwargs())
     bar = ProgressBar(f"{path.name} → {topic}", path.stat().st_size)
     try:
         with path.open("rb") as handle:

@@ -13,6 +13,8 @@ import pytest
 from daemon.exceptions import SourceError
 from daemon.reports.render import format_percent
 from daemon.tools.broker import broker_binary
+from daemon.tools.demo import start_of_today
+from seeds.scenario import generate
 from tests.demo_process import report_json, run_report, start_demo, still_running
 from tests.services import unavailable
 
@@ -46,7 +48,7 @@ def test_full_2023_scenario_reproduces_the_seed_report(tmp_path: Path) -> None:
     assert "caught up: all 97," in demo.text()
     assert still_running(demo.remember_descendants()) == []
 
-    report, _, _ = report_json(store)
+    report, before, after = report_json(store)
     figures = {
         indicator: format_percent(int(entry["numerator"]), int(entry["denominator"]))
         for indicator, entry in report["indicators"].items()
@@ -57,3 +59,14 @@ def test_full_2023_scenario_reproduces_the_seed_report(tmp_path: Path) -> None:
     for indicator, percent in SEED_REPORT.items():
         row = next(line for line in table.splitlines() if f" {indicator} " in line)
         assert f" {percent} " in row
+
+    # 处罚公开合规率: only the planted violations, as the generator (lifecycle carried to today) says.
+    compliance = report["indicators"]["disclosure_compliance_rate"]
+    scenario = generate(2023, until=start_of_today())
+    truths = {
+        tuple(scenario.compliance_at(moment)["indicators"]["disclosure_compliance_rate"])
+        for moment in (before, after)
+    }
+    assert (compliance["numerator"], compliance["denominator"]) in truths
+    summary = next(line for line in demo.text().splitlines() if " disclosure_compliance_rate " in line)
+    assert f" {format_percent(compliance['numerator'], compliance['denominator'])} " in summary

@@ -19,6 +19,7 @@ import pytest
 
 from daemon.exceptions import SourceError
 from daemon.tools.broker import broker_binary
+from daemon.tools.demo import start_of_today
 from seeds.scenario import Scenario, generate
 from tests.demo_process import Demo, report_json, start_demo, still_running
 from tests.services import unavailable
@@ -33,7 +34,8 @@ Ratios = dict[str, tuple[int, int]]
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    return generate(SEED, scale=SCALE)
+    """What the demo generates: the year, each disclosure's lifecycle carried to today."""
+    return generate(SEED, scale=SCALE, until=start_of_today())
 
 
 @pytest.fixture

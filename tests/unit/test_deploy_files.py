@@ -70,8 +70,10 @@ def _bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_compose_has_the_five_services_and_the_access_setup() -> None:
-    """Compose runs Apache Kafka, svmon, Prometheus, Alertmanager and Grafana, and a one-shot access setup."""
-    assert set(_compose()["services"]) == {
+    """Compose runs Apache Kafka, svmon, Prometheus, Alertmanager and Grafana, and a one-shot access setup;
+    the feeder only with ``--profile demo``."""
+    services = _compose()["services"]
+    assert {name for name, service in services.items() if not service.get("profiles")} == {
         "kafka",
         "svmon",
         "prometheus",
@@ -79,6 +81,28 @@ def test_compose_has_the_five_services_and_the_access_setup() -> None:
         "grafana",
         "access",
     }
+    assert {name: service["profiles"] for name, service in services.items() if service.get("profiles")} == {
+        "feeder": ["demo"]
+    }
+
+
+def test_compose_demo_feeder_runs_svmon_feed_against_the_compose_kafka() -> None:
+    """The feeder is the svmon image running a ``svmon feed`` command line svmon's parser accepts, into
+    the compose Kafka once healthy, and its health check asks the control port it serves."""
+    from daemon.cli import build_parser
+
+    services = _compose()["services"]
+    feeder = services["feeder"]
+    assert feeder["image"] == services["svmon"]["image"]
+    assert feeder["build"] == services["svmon"]["build"]
+    assert feeder["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert feeder["environment"] == {"SVMON_KAFKA__BOOTSTRAP_SERVERS": "kafka:9092"}
+    args = build_parser().parse_args(feeder["command"])  # the image's entrypoint is `svmon`
+    assert args.command == "feed"
+    check = feeder["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    assert f"http://127.0.0.1:{args.control_port}/incidents" in check[3]
+    assert 'ENTRYPOINT ["svmon"]' in (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
 
 
 def test_compose_kafka_is_the_official_image_in_kraft_mode() -> None:
