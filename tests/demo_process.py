@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +49,14 @@ class Demo:
         """Every process below the demo now, as pid -> start time (to tell a reused pid apart)."""
         self.seen.update(descendants(self.process.pid))
         return dict(self.seen)
+
+    def kill_if_running(self) -> None:
+        """SIGKILL the demo and everything below it when a test failed midway: leave nothing behind."""
+        if self.process.poll() is None:
+            for pid in [*still_running(self.remember_descendants()), self.process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
 
     def terminate(self, timeout: float = 60) -> int:
         self.process.send_signal(signal.SIGTERM)

@@ -54,7 +54,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock_time
 from pathlib import Path
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from daemon import streams
@@ -63,7 +62,7 @@ from daemon.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, SourceError
 from daemon.reports.render import render
 from daemon.store import SqlStore, open_store
 from daemon.tools.broker import TansuBroker, free_port
-from daemon.tools.feed import DEFAULT_RATE, LiveFeed, live_traffic, start_incidents
+from daemon.tools.feed import DEFAULT_RATE, LiveFeed, StopRequest, live_traffic, start_incidents
 from daemon.tools.incidents import Incidents
 from daemon.tools.live import known_items
 from daemon.tools.loader import ProgressBar, produce_messages
@@ -403,27 +402,6 @@ class _Production:
 # --- the command --------------------------------------------------------------------------------
 
 
-class _StopRequest:
-    """Signal handlers that only set an event; the previous handlers come back on exit."""
-
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.event.set()
-
-    def __enter__(self) -> threading.Event:
-        self._previous = {sig: signal.signal(sig, self._handle) for sig in self._SIGNALS}
-        return self.event
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 @contextmanager
 def _sigint_blocked() -> Iterator[None]:
     """Children spawned inside inherit a blocked SIGINT: the terminal's Ctrl-C does not reach them."""
@@ -727,7 +705,7 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
         # Resources are released in reverse order: live traffic and production stop, then the
         # producer closes, Prometheus and Alertmanager stop, the daemon writes its final checkpoint
         # (it needs the broker), then the broker stops.
-        stop = stack.enter_context(_StopRequest())
+        stop = stack.enter_context(StopRequest())
         store = _open_empty_store(store_url)
         stack.callback(store.close)
         broker = TansuBroker(log_path=work / "tansu.log")

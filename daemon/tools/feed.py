@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_CONTROL_URL",
     "DEFAULT_RATE",
     "LiveFeed",
+    "StopRequest",
     "feed_command",
     "incident_command",
     "live_traffic",
@@ -195,8 +196,11 @@ def live_traffic(
     )
 
 
-class _Stop:
-    """SIGINT and SIGTERM set an event; the previous handlers come back on exit."""
+class StopRequest:
+    """Signal handlers that only set an event (SIGINT, SIGTERM, SIGHUP); the previous ones come back
+    on exit. The demo and ``svmon feed`` stop in their own order once it is set."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -206,7 +210,7 @@ class _Stop:
         self.event.set()
 
     def __enter__(self) -> threading.Event:
-        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self.event
 
     def __exit__(self, *exc: object) -> None:
@@ -234,7 +238,7 @@ def feed_command(settings: Settings, args: argparse.Namespace, out: IO[str] = sy
     topics = {stream.name: settings.kafka.topics.of(stream) for stream in streams.STREAMS}
     producer = producer_for(settings.kafka.bootstrap_server_list, settings.kafka.client_kwargs())
     try:
-        with _Stop() as stop, ControlServer(incidents, port=int(args.control_port or 0)) as control:
+        with StopRequest() as stop, ControlServer(incidents, port=int(args.control_port or 0)) as control:
             out.write(
                 f"svmon feed: {args.rate:g} events per busy working hour to"
                 f" {settings.kafka.bootstrap_servers} (seed {args.seed}); incidents: {', '.join(NAMES)}\n"

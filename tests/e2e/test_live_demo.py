@@ -17,9 +17,7 @@ included. The tests read the demo's own Prometheus and Alertmanager, as a person
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import time
 import urllib.parse
@@ -125,11 +123,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDemo]:
         wait_for(lambda: demo.running() and "live since" in demo.text(), 30, "the live phase to start")
         yield LiveDemo(demo)
     finally:
-        if demo.process.poll() is None:  # a test failed midway: still leave nothing behind
-            for pid in [*still_running(demo.remember_descendants()), demo.process.pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            demo.process.wait(timeout=30)
+        demo.kill_if_running()
 
 
 def _substitute(expr: str) -> str:

@@ -9,9 +9,7 @@ with ``make live-incidents``; the times measured are printed at the end of the s
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import time
 import urllib.request
@@ -128,8 +126,4 @@ def test_every_incident_fires_its_alert_and_resolves(
         assert demo.process.wait(timeout=90) == 0, demo.diagnostics()
         assert still_running(children) == []
     finally:
-        if demo.process.poll() is None:
-            for pid in [*still_running(demo.remember_descendants()), demo.process.pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            demo.process.wait(timeout=30)
+        demo.kill_if_running()

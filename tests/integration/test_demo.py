@@ -6,9 +6,6 @@ The scenario is shortened (``--scale 0.05``, ~5.6k messages) for the suite's tim
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -61,11 +58,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     try:
         yield running
     finally:
-        if running.process.poll() is None:  # the test failed midway: still leave nothing behind
-            for pid in [*still_running(running.remember_descendants()), running.process.pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            running.process.wait(timeout=30)
+        running.kill_if_running()
 
 
 def _ratios(indicators: dict[str, Any]) -> Ratios:
