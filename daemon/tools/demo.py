@@ -765,11 +765,12 @@ def demo_command(settings: Settings, args: argparse.Namespace) -> int:
         )
         if outcome != EXIT_OK:
             return outcome
-        screen.say(
-            "stopping the live traffic, "
-            + ("Prometheus, Alertmanager, " if monitor.monitoring is not None else "")
-            + "the daemon and the broker ..."
-        )
+        stopping = [
+            *(["the live traffic"] if live is not None else []),
+            *(["Prometheus", "Alertmanager"] if monitor.monitoring is not None else []),
+            "the daemon",
+        ]
+        screen.say(f"stopping {', '.join(stopping)} and the broker ...")
     screen.say(f"stopped. Store: {store_url}  logs: {work}")
     return EXIT_OK
 
