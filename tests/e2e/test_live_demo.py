@@ -4,8 +4,9 @@ One demo runs for the whole module (a shortened year, then live traffic at the r
 Debian's Prometheus and Alertmanager started by the demo itself and the rules as committed, ``for:``
 included. The tests read the demo's own Prometheus and Alertmanager, as a person with Grafana would:
 
-- every recording rule and every panel query of the committed dashboards (variables substituted as
-  Grafana would) returns data within five minutes of the start, at whatever hour the suite runs;
+- every metric family, every recording rule and every panel query of the committed dashboards
+  (variables substituted as Grafana would) returns data within five minutes of the start, at
+  whatever hour the suite runs;
 - ``exposed-id`` started and stopped at run time through the control port makes
   ``SupervisionPersonalInfoExposed`` fire with its labels, shown in the demo's summary, and resolve;
 - ``bad-release`` and ``stalled-department``, given with ``--incident``, make their burn-rate
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.exceptions import SourceError
 from daemon.tools.broker import broker_binary
@@ -154,6 +156,18 @@ def test_every_recording_rule_returns_data(live: LiveDemo) -> None:
     }
     assert len(records) > 40
     _wait_all_return_data(live, records, "recording rules")
+
+
+def test_every_metric_family_has_samples(live: LiveDemo) -> None:
+    """Every family the daemon exports has at least one sample in Prometheus (none is declared empty)."""
+    with urllib.request.urlopen(live.demo.line_with("metrics").split()[-1], timeout=10) as response:  # noqa: S310
+        families = {
+            family.name
+            + ("_bucket" if family.type == "histogram" else "_total" if family.type == "counter" else "")
+            for family in text_string_to_metric_families(response.read().decode())
+        }
+    assert len(families) > 25
+    _wait_all_return_data(live, {name: f"count({name})" for name in families}, "metric families")
 
 
 def test_every_dashboard_panel_query_returns_data(live: LiveDemo) -> None:

@@ -58,6 +58,7 @@ def _within_working_hours(start: datetime, length: timedelta) -> bool:
     )
 
 
+@pytest.mark.timeout(4 * 3600)  # the suite's 600 s per test is for the fast tests
 @pytest.mark.parametrize(
     "names",
     [
