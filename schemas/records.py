@@ -40,11 +40,13 @@ __all__ = [
     "DlqError",
     "DlqRecord",
     "DlqSource",
+    "EventAction",
     "EventRecord",
     "InspectionRecord",
     "ItemRecord",
     "Party",
     "Record",
+    "RequestAction",
     "Target",
     "event_action_problems",
     "shanghai_date",
@@ -125,6 +127,7 @@ class _Record(_Model):
 EventAction = Literal["created", "signed", "reassigned", "handled", "cancelled"]
 EventKind = Literal["risk_warning", "collaborative", "complaint", "clue"]
 RequestKind = Literal["withdraw", "modify"]
+RequestAction = Literal["submitted", "approved", "rejected", "executed"]
 
 # Per action: (fields that must be non-null, fields that may be non-null) beyond the common ones.
 # Null and absent mean the same, so producers that always write every key are not penalised.
@@ -362,7 +365,7 @@ class DisclosureRequestRecord(_Record):
     version: _Version = 1
     request_id: _Text128
     disclosure_id: _Text128
-    action: Literal["submitted", "approved", "rejected", "executed"]
+    action: RequestAction
     at: AwareDatetime
     kind: RequestKind
     reason: Literal["legacy_improper", "expired", "revoked", "credit_repair", "correction"]

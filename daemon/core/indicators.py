@@ -83,7 +83,7 @@ def sum_days(
 
 
 def _valid_item(entity: Entity, until_day: int | None) -> tuple[str, str, ItemData] | None:
-    slot = entity.slots.get("")
+    slot = entity.slot("")
     if slot is None or not slot.valid:
         return None
     data = data_of(slot, ItemData)
@@ -127,7 +127,7 @@ def coverage(
 
 def published(entity: Entity) -> DisclosureData | None:
     """The data of a disclosure whose latest version is valid and currently published, else None."""
-    slot = entity.slots.get("")
+    slot = entity.slot("")
     if slot is None or not slot.valid:
         return None
     data = data_of(slot, DisclosureData)
@@ -227,9 +227,9 @@ def event_gauges(
     overdue: dict[tuple[str, str, str], int] = {}
     orphans = 0
     for entity in events:
-        view: EventView | None = entity.contribution.view
+        view: EventView | None = entity.view  # as settled: the share of its slots now
         if view is None:
-            if any(slot.valid for slot in entity.slots.values()):
+            if entity.any_valid():
                 orphans += 1
             continue
         if view.status != "open":
@@ -245,10 +245,10 @@ def requests_open(requests: Iterable[Entity]) -> dict[tuple[str, str, str], int]
     """Withdraw/modify applications submitted, not yet executed or rejected, by (department, kind, reason)."""
     counts: dict[tuple[str, str, str], int] = {}
     for entity in requests:
-        submitted = entity.slots.get("submitted")
+        submitted = entity.slot("submitted")
         if submitted is None or not submitted.valid:
             continue
-        if any((s := entity.slots.get(f)) is not None and s.valid for f in ("executed", "rejected")):
+        if any((s := entity.slot(f)) is not None and s.valid for f in ("executed", "rejected")):
             continue
         data = data_of(submitted, RequestData)
         key = (submitted.department, data.kind, data.reason)

@@ -97,7 +97,7 @@ def _error(key: str, slot: Slot, place: tuple[str, str, int], ident: str) -> Ent
 def _errors_of(entity: Entity, place: Callable[[Slot], tuple[str, str, int]]) -> list[Entry]:
     """One ``error`` entry per erroneous slot, placed where its inaccuracy counts."""
     found = []
-    for name, slot in entity.slots.items():
+    for name, slot in entity.items():
         if not slot.valid:
             key = f"{entity.key}#{name}" if name else entity.key
             found.append(_error(key, slot, place(slot), entity.ident))
@@ -138,7 +138,7 @@ def _open(entity: Entity, view: EventView) -> Entry:
 
 
 def _disclosure(entity: Entity, rules: Rules) -> list[Entry]:
-    slot = entity.slots.get("")
+    slot = entity.slot("")
     if slot is None:
         return []
     if not slot.valid:
@@ -176,14 +176,12 @@ def _disclosure(entity: Entity, rules: Rules) -> list[Entry]:
 
 
 def _request(entity: Entity, rules: Rules) -> list[Entry]:
-    submitted = entity.slots.get("submitted")
+    submitted = entity.slot("submitted")
     anchor = submitted if submitted is not None and submitted.valid else None
     if anchor is None:
         return _errors_of(entity, _own_place)
     found = _errors_of(entity, lambda slot: (slot.department, anchor.division, anchor.day))
-    if any(
-        (slot := entity.slots.get(final)) is not None and slot.valid for final in ("executed", "rejected")
-    ):
+    if any((slot := entity.slot(final)) is not None and slot.valid for final in ("executed", "rejected")):
         return found
     data = data_of(anchor, RequestData)
     fields = {

@@ -23,6 +23,7 @@ from daemon.core.state.slots import (
     ItemData,
     RequestData,
     Slot,
+    shared_day,
 )
 from daemon.core.timeutil import SHANGHAI, day_of, day_of_epoch
 from schemas.decode import Accepted, Rejected, decode
@@ -149,7 +150,9 @@ class Pipeline:
             message.partition,
             message.offset,
         )
-        slot = Slot(rejected.version or 1, fingerprint, False, day, rejected.department, division, errors)
+        slot = Slot(
+            rejected.version or 1, fingerprint, False, shared_day(day), rejected.department, division, errors
+        )
         if record_key is None or stream is None:
             # No record key: no entity can hold it, and no later version can correct it. It counts as
             # inaccurate where it belongs, and is listed under its Kafka coordinates.
@@ -163,6 +166,7 @@ class Pipeline:
 
 # --- one slot builder per record type: (entity id, slot name, slot) ------------------------------
 # Instants become Unix seconds and dates day ordinals: state and checkpoints hold numbers, not objects.
+# A day ordinal is the one int kept for that day (shared_day): 32 B less per slot of an open entity.
 # The catalogue and withdrawal requests name no division; theirs is their department's (registry).
 
 _Built = tuple[str, str, Slot]
@@ -176,7 +180,7 @@ def _event_slot(record: EventRecord, fingerprint: int, registry: Registry) -> _B
         record.version,
         fingerprint,
         True,
-        day_of_epoch(at),
+        shared_day(day_of_epoch(at)),
         record.department or "",
         record.division or "",
         data,
@@ -186,7 +190,7 @@ def _event_slot(record: EventRecord, fingerprint: int, registry: Registry) -> _B
 
 def _inspection_slot(record: InspectionRecord, fingerprint: int, registry: Registry) -> _Built:
     data = InspectionData(record.channel, record.item_code, record.double_random_task is not None)
-    day = day_of_epoch(record.at.timestamp())
+    day = shared_day(day_of_epoch(record.at.timestamp()))
     return (
         record.record_id,
         "",
@@ -201,7 +205,9 @@ def _item_slot(record: ItemRecord, fingerprint: int, registry: Registry) -> _Bui
     return (
         record.item_code,
         "",
-        Slot(record.version, fingerprint, True, day_of_epoch(at), record.department, division, data),
+        Slot(
+            record.version, fingerprint, True, shared_day(day_of_epoch(at)), record.department, division, data
+        ),
     )
 
 
@@ -216,7 +222,7 @@ def _disclosure_slot(record: DisclosureRecord, fingerprint: int, registry: Regis
         exposed=exposed_fields(record),
         decision_no=record.decision_no,
     )
-    day = record.decided_at.toordinal()
+    day = shared_day(record.decided_at.toordinal())
     return (
         record.disclosure_id,
         "",
@@ -228,7 +234,9 @@ def _request_slot(record: DisclosureRequestRecord, fingerprint: int, registry: R
     at = record.at.timestamp()
     data = RequestData(at, record.disclosure_id, record.kind, record.reason, record.batch_id)
     division = registry.division_of(record.department)
-    slot = Slot(record.version, fingerprint, True, day_of_epoch(at), record.department, division, data)
+    slot = Slot(
+        record.version, fingerprint, True, shared_day(day_of_epoch(at)), record.department, division, data
+    )
     return record.request_id, record.action, slot
 
 

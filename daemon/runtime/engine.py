@@ -189,11 +189,11 @@ class Engine:
         applied = state.take(prepared)
         if applied is not None:
             outcome, entity, before = applied
-            view = entity.contribution.view
+            view = entity.view
             if outcome != "applied":
                 tally.ignored_version(topic, outcome)
             elif kind == EVENT:
-                tally.event_transition(before.view, view)
+                tally.event_transition(before, view)
         tally.consumed(topic, message.timestamp_ms / 1000)
         department = prepared.department or (view.department if view is not None else UNREGISTERED_DEPARTMENT)
         tally.record(prepared.schema, department)

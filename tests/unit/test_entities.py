@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
+
+import orjson
 
 from daemon.config import Settings
 from daemon.core.calendar import WorkingCalendar, make_rules
@@ -11,18 +14,21 @@ from daemon.core.prepare import Pipeline
 from daemon.core.state.entities import (
     ACCURACY,
     EMPTY,
+    EVENT,
     HANDLING,
     ON_TIME,
     RULED,
+    AggKey,
     Entity,
+    EventEntity,
     Rules,
     contribution,
     event_view,
     is_resident,
     offer,
 )
-from daemon.core.state.partition import PartitionState
-from daemon.core.state.slots import EventData, InspectionData, Slot
+from daemon.core.state.partition import PartitionState, StoredScope
+from daemon.core.state.slots import ErrorData, EventData, InspectionData, Slot
 from daemon.core.timeutil import SHANGHAI, end_of_day_epoch
 from schemas.registry import load_registry
 from tests import records
@@ -99,7 +105,7 @@ def test_cancelled_wins_over_handled() -> None:
     view = event_view(entity, RULES)
     assert view is not None
     assert view.status == "cancelled"
-    entity.slots["cancelled"] = _slot(2, valid=False)
+    entity.put("cancelled", _slot(2, valid=False))
     view = event_view(entity, RULES)
     assert view is not None
     assert (view.status, view.handled_at) == ("handled", AT + 10)
@@ -124,7 +130,7 @@ def test_late_handling_is_not_on_time() -> None:
 def test_orphan_actions_count_nowhere_until_created() -> None:
     """Valid actions without a valid created contribute nothing and keep the event resident."""
     entity = Entity("event", "E1", {"handled": _slot(at=AT)})
-    entity.contribution = contribution(entity, RULES)
+    entity.settle(contribution(entity, RULES))
     assert entity.contribution.counts == {}
     assert is_resident(entity)
 
@@ -139,17 +145,17 @@ def test_erroneous_orphan_counts_at_its_own_day() -> None:
 def test_handled_event_is_not_resident_but_an_open_one_is() -> None:
     """Open events stay in memory; handled ones may be evicted."""
     entity = Entity("event", "E1", {"created": _created()})
-    entity.contribution = contribution(entity, RULES)
+    entity.settle(contribution(entity, RULES))
     assert is_resident(entity)
-    entity.slots["handled"] = _slot(at=AT)
-    entity.contribution = contribution(entity, RULES)
+    entity.put("handled", _slot(at=AT))
+    entity.settle(contribution(entity, RULES))
     assert not is_resident(entity)
 
 
 def test_entity_json_round_trip() -> None:
     """Entities survive to_json/from_json with identical slots and the ruled cells of their share."""
     entity = Entity("event", "E1", {"created": _created(), "handled": _slot(at=AT)})
-    entity.contribution = contribution(entity, RULES)
+    entity.settle(contribution(entity, RULES))
     copy = Entity.from_json(entity.key, json.loads(json.dumps(entity.to_json())))
     assert (copy.kind, copy.ident, copy.slots) == ("event", "E1", entity.slots)
     ruled = {key: cell for key, cell in entity.contribution.counts.items() if key[1] in RULED}
@@ -164,11 +170,27 @@ def test_an_entity_stored_without_ruled_cells_has_its_share_derived() -> None:
         "R:1",
         {"": Slot(1, 1, True, DAY, "330200.scjgj", "330200", InspectionData("mobile", "I1", True))},
     )
-    entity.contribution = contribution(entity, RULES)
+    entity.settle(contribution(entity, RULES))
     for stored in ({"": entity.slots[""].to_json()}, entity.to_json()):
         copy = Entity.from_json(entity.key, json.loads(json.dumps(stored)))
         assert copy.slots == entity.slots
         assert copy.contribution is EMPTY
+
+
+def test_a_share_is_read_before_the_slot_changes() -> None:
+    """An event's share is derived from its slots, so it says what they add only once settled."""
+    state = PartitionState("events", 0, RULES)
+    state.apply("event", "E1", "created", _created(deadline=AT + 60))
+    state.apply("event", "E1", "handled", _slot(at=AT + 61))
+    state.apply("event", "E1", "handled", _slot(2, at=AT + 30))
+    cells = {
+        (day, *group): tuple(cell)
+        for day, groups in state.aggregates.items()
+        for group, cell in groups.items()
+    }
+    assert cells[(DAY, ON_TIME, "330200.scjgj", "330200")] == (1, 1)
+    assert cells[(DAY, HANDLING, "330200.scjgj", "330200")] == (1, 1)
+    assert cells[(DAY, ACCURACY, "330200.scjgj", "330200")] == (2, 2)
 
 
 def _rules(deadline: float, working_days: int) -> Rules:
@@ -198,3 +220,81 @@ def test_only_ruled_numerators_depend_on_the_rules() -> None:
             if numerator != under_on_time[key][0]:
                 changed.add(key[1])
     assert changed == RULED
+
+
+def _cells(state: PartitionState) -> dict[AggKey, tuple[int, int]]:
+    return {
+        (day, *group): (cell[0], cell[1])
+        for day, groups in state.aggregates.items()
+        for group, cell in groups.items()
+        if cell != [0, 0]
+    }
+
+
+def _shares(state: PartitionState) -> dict[AggKey, tuple[int, int]]:
+    total: dict[AggKey, tuple[int, int]] = {}
+    for entity in state.entities.values():
+        for key, (numerator, denominator) in entity.contribution.counts.items():
+            held = total.get(key, (0, 0))
+            total[key] = (held[0] + numerator, held[1] + denominator)
+    return {key: cell for key, cell in total.items() if cell != (0, 0)}
+
+
+def test_a_reload_under_other_rules_takes_back_exactly_what_was_stored() -> None:
+    """Entities written under one set of rules and loaded under another keep their stored ruled cells
+    until they change, so the aggregates stay the sum of the entities' shares through later updates.
+    """
+    pipeline = Pipeline(load_registry(None), 1 << 20)
+    prepared = [
+        pipeline.prepare(message, datetime.now(UTC)) for message in records.scenario_messages(11, 0.02)
+    ]
+    keyed = [
+        (p.kind, p.ident, p.slot_name, p.slot) for p in prepared if p.slot is not None and p.kind is not None
+    ]
+    half = len(keyed) // 2
+    written = PartitionState("all", 0, _rules(0.0, 10_000))  # everything late
+    for kind, ident, name, slot in keyed[:half]:
+        written.apply(kind, ident, name, slot)
+    assert _cells(written) == _shares(written)
+    stored = StoredScope(
+        entities=[
+            (key, json.loads(json.dumps(entity.to_json()))) for key, entity in written.entities.items()
+        ],
+        aggregates=[(key, n, d) for key, (n, d) in _cells(written).items()],
+    )
+    loaded = PartitionState("all", 0, _rules(float("inf"), 0))  # everything on time
+    loaded.restore(stored)
+    held = [e for e in loaded.entities.values() if isinstance(e, EventEntity) and e.override is not None]
+    assert held, "no event was loaded under other rules: the test shows nothing"
+    assert _cells(loaded) == _shares(loaded) == _cells(written)
+    for kind, ident, name, slot in keyed[half:]:
+        loaded.apply(kind, ident, name, slot)
+    assert _cells(loaded) == _shares(loaded)
+    on_time_before = sum(cell[0] for key, cell in _cells(loaded).items() if key[1] == ON_TIME)
+    for event in held:  # a corrected created: the event is judged again, under the new rules
+        created = event.created
+        assert created is not None
+        loaded.apply("event", event.ident, "created", replace(created, version=created.version + 1))
+        assert event.override is None
+    assert _cells(loaded) == _shares(loaded)
+    assert sum(cell[0] for key, cell in _cells(loaded).items() if key[1] == ON_TIME) > on_time_before
+
+
+def test_every_kind_loads_from_its_row_as_it_was() -> None:
+    """A row written with orjson loads as the entity it was: every kind, and erroneous slots."""
+    pipeline = Pipeline(load_registry(None), 1 << 20)
+    state = PartitionState("all", 0, RULES)
+    for message in records.scenario_messages(11, scale=0.02):
+        prepared = pipeline.prepare(message, datetime.now(UTC))
+        if prepared.slot is not None and prepared.kind is not None:
+            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    errors = ErrorData("event", (("invalid_field", "at"), ("missing", None)), "svmon.events", 1, 42)
+    state.apply("event", "E-err", "signed", Slot(2, 7, False, DAY, "330200.scjgj", "330200", errors))
+    kinds = set()
+    for key, entity in state.entities.items():
+        copy = Entity.from_json(key, orjson.loads(orjson.dumps(entity.to_json())))
+        assert copy.slots == entity.slots
+        assert copy.to_json() == entity.to_json()
+        kinds.add((entity.kind, all(slot.valid for slot in entity.values())))
+    assert {kind for kind, _ in kinds} == {"event", "inspection", "item", "disclosure", "request"}
+    assert (EVENT, False) in kinds

@@ -152,7 +152,7 @@ def test_event_gauges_count_open_overdue_and_orphans() -> None:
     event = Entity("event", "E1", {"created": created})
     orphan = Entity("event", "E2", {"handled": Slot(1, 1, True, 1, "", "", EventData(at))})
     for entity in (event, orphan):
-        entity.contribution = contribution(entity, RULES)
+        entity.settle(contribution(entity, RULES))
     key = ("complaint", DEPARTMENT, DIVISION)
     assert event_gauges([event, orphan], LIMIT) == ({key: 1}, {}, 1)
     assert event_gauges([event, orphan], LIMIT + 1) == ({key: 1}, {key: 1}, 1)

@@ -50,7 +50,7 @@ def test_a_handled_or_cancelled_event_is_not_listed() -> None:
 def test_an_erroneous_action_is_listed_where_its_inaccuracy_counts() -> None:
     """The error entry of an action has the day, department and division of its accuracy cell."""
     event = _event(("created", _created()), ("signed", _erroneous()))
-    event.contribution = contribution(event, RULES)
+    event.settle(contribution(event, RULES))
     errors = [entry for entry in entries(event, RULES) if entry.list == ERROR]
     (error,) = errors
     inaccurate = {
@@ -122,7 +122,7 @@ def test_a_request_is_listed_until_executed_or_rejected() -> None:
     executed = Slot(
         1, 1, True, DAY + 2, SCJGJ, "330200", RequestData(AT + 86400, "D1", "withdraw", "expired", "B1")
     )
-    request.slots["executed"] = executed
+    request.put("executed", executed)
     assert entries(request, RULES) == []
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final, get_args
 
 from daemon import streams
 from daemon.core.state.slots import DisclosureData, EventData, InspectionData, RequestData, Slot, data_of
+from schemas.records import EventAction, RequestAction
 
 EVENT: Final = streams.BY_NAME["events"].kind
 INSPECTION: Final = streams.BY_NAME["inspections"].kind
@@ -74,7 +75,11 @@ class EventView:
 
 @dataclass(slots=True)
 class Contribution:
-    """An entity's share of the per-day aggregates and of the 双随机 coverage marks."""
+    """An entity's share of the per-day aggregates and of the 双随机 coverage marks.
+
+    Treat it as immutable: ``EMPTY`` is shared by every entity without a share, and an event's is
+    derived again from its view whenever it is asked for (:attr:`EventEntity.contribution`).
+    """
 
     counts: dict[AggKey, tuple[int, int]]
     marks: tuple[Mark, ...]
@@ -85,65 +90,359 @@ EMPTY: Final = Contribution({}, ())
 
 
 class Entity:
-    """One entity and its slots; ``contribution`` caches what it currently adds to the aggregates.
+    """One entity and its slots, one per record key; ``Entity(kind, ident, slots)`` builds the class
+    of its kind (:class:`EventEntity`, :class:`RequestEntity`, or one of a single record).
 
-    ``listed`` says whether the store may hold list entries of it (``daemon.core.listing``), so that a
-    checkpoint only replaces the entries of entities that have or had some. An entity loaded from the
-    store is assumed listed: its next checkpoint clears whatever the store holds.
+    Memory follows open entities (docs/contract.md §9.4), so an entity is one object with a field per
+    slot its kind can have, not a dictionary of them: an open event costs ~630 B in all instead of
+    ~1,430 (bench/throughput.py, bytes per open event before a checkpoint; ~550 after). A slot of
+    an unexpected name (only an erroneous record can carry one) goes to ``extra``. The key
+    ``kind:ident`` is the one string kept; :attr:`ident` is cut from it when asked for.
+    :attr:`slots` is a copy: slots change through :func:`offer` (or :meth:`put`), and the share
+    with them (:meth:`settle`).
+
+    :attr:`contribution` is what the entity currently adds to the aggregates. ``listed`` says whether
+    the store may hold list entries of it (``daemon.core.listing``), so that a checkpoint only
+    replaces the entries of entities that have or had some. An entity loaded from the store is
+    assumed listed: its next checkpoint clears whatever the store holds.
     """
 
-    __slots__ = ("contribution", "ident", "kind", "listed", "slots")
+    __slots__ = ("extra", "key", "listed")
+
+    kind: ClassVar[str] = ""
+    #: Record key -> field, for the slot names this kind has a field for, in the order rows list them.
+    FIELDS: ClassVar[dict[str, str]] = {}
+    #: What an event is now (:func:`event_view`); None for every other kind.
+    view: EventView | None = None
+
+    def __new__(cls, kind: str, ident: str, slots: dict[str, Slot] | None = None) -> Entity:
+        return object.__new__(_CLASSES[kind] if cls is Entity else cls)
 
     def __init__(self, kind: str, ident: str, slots: dict[str, Slot] | None = None) -> None:
-        self.kind = kind
-        self.ident = ident
-        self.slots: dict[str, Slot] = slots if slots is not None else {}
-        self.contribution: Contribution = EMPTY
+        self._reset(entity_key(kind, ident))
+        if slots:
+            for name, slot in slots.items():
+                self.put(name, slot)
+
+    @classmethod
+    def fresh(cls, key: str) -> Entity:
+        """A new entity of this class without slots, keyed ``key`` (``kind:ident``)."""
+        entity = object.__new__(cls)
+        entity._reset(key)
+        return entity
+
+    def _reset(self, key: str) -> None:
+        self.key = key
         self.listed = False
+        self.extra: dict[str, Slot] | None = None
+        for field in self.FIELDS.values():
+            setattr(self, field, None)
 
     @property
-    def key(self) -> str:
-        return entity_key(self.kind, self.ident)
+    def ident(self) -> str:
+        return self.key[len(self.kind) + 1 :]
 
-    def to_json(self) -> list[Any]:
-        """``[slots, ruled]``: the slots, and the cells of its share that depend on the rules.
+    # --- the share of the aggregates -------------------------------------------------------------
 
-        Those cells are stored because an entity loaded back under other rules (a changed SLA,
-        calendar or disclosure limit) must take back exactly what it added, or the aggregates drift.
-        The rest of the share is a function of the slots alone and is derived again on loading.
+    @property
+    def contribution(self) -> Contribution:
+        """What the entity adds to the aggregates now: the share last settled or held.
+
+        Read it *before* changing the slots: an event derives it from its slots (see
+        :class:`EventEntity`), so once they changed it already says what they would add.
         """
-        ruled = [
+        raise NotImplementedError
+
+    def settle(self, share: Contribution) -> None:
+        """``share`` (what :func:`contribution` derives from the slots now) is in the aggregates."""
+        raise NotImplementedError
+
+    def hold(self, share: Contribution) -> None:
+        """``share`` is in the aggregates, whatever the slots would derive: it is taken back as it
+        is at the next change (the stored cells of an entity loaded under other rules)."""
+        raise NotImplementedError
+
+    # --- slots by name --------------------------------------------------------------------------
+
+    def slot(self, name: str) -> Slot | None:
+        """The slot of record key ``name``, if any."""
+        field = self.FIELDS.get(name)
+        if field is not None:
+            found: Slot | None = getattr(self, field)
+            return found
+        extra = self.extra
+        return None if extra is None else extra.get(name)
+
+    def put(self, name: str, slot: Slot) -> None:
+        """Make ``slot`` the one of record key ``name``; the share is not moved (see :meth:`settle`)."""
+        field = self.FIELDS.get(name)
+        if field is not None:
+            setattr(self, field, slot)
+        elif self.extra is None:
+            self.extra = {name: slot}
+        else:
+            self.extra[name] = slot
+
+    def items(self) -> list[tuple[str, Slot]]:
+        """(name, slot) of every slot, in the kind's order, unexpected names last."""
+        found = [
+            (name, slot) for name, field in self.FIELDS.items() if (slot := getattr(self, field)) is not None
+        ]
+        if self.extra:
+            found.extend(self.extra.items())
+        return found
+
+    def values(self) -> list[Slot]:
+        found = [slot for field in self.FIELDS.values() if (slot := getattr(self, field)) is not None]
+        if self.extra:
+            found.extend(self.extra.values())
+        return found
+
+    @property
+    def slots(self) -> dict[str, Slot]:
+        """The slots by name, as a new dictionary (change them with :func:`offer` or :meth:`put`)."""
+        return dict(self.items())
+
+    def any_valid(self) -> bool:
+        return any(slot.valid for slot in self.values())
+
+    # --- residency and rows ---------------------------------------------------------------------
+
+    def resident(self) -> bool:
+        """Whether the entity must stay in memory (see :func:`is_resident`)."""
+        return False
+
+    def ruled(self) -> list[list[Any]]:
+        """The cells of its share that depend on the rules, as stored rows."""
+        return [
             [*key, numerator, denominator]
             for key, (numerator, denominator) in self.contribution.counts.items()
             if key[1] in RULED
         ]
-        return [{name: slot.to_json() for name, slot in self.slots.items()}, ruled]
+
+    def to_json(self) -> list[Any]:
+        """``[slots, ruled]``: the slots, and the cells of its share that depend on the rules.
+
+        Those cells are stored because an entity reloaded after the rules changed (a new working-day
+        calendar or disclosure limit) must take back exactly what it added, or the aggregates drift.
+        The rest of the share is a function of the slots alone and is derived again on loading.
+        """
+        return [{name: slot.to_json() for name, slot in self.items()}, self.ruled()]
 
     @classmethod
     def from_json(cls, key: str, raw: list[Any] | dict[str, Any]) -> Entity:
-        """The entity of :meth:`to_json`, its ``contribution`` holding just the stored ruled cells.
+        """An entity from its stored row, holding its stored ruled cells as its whole share.
 
-        :meth:`daemon.core.state.partition.PartitionState.adopt` completes the share. A row written
-        before ruled cells were stored (schema version 2: a bare slots object) is derived whole.
+        :meth:`daemon.core.state.partition.PartitionState.adopt` completes the share from the slots.
+        A row written before ruled cells were stored (schema version 2: a bare slots object) holds
+        none, and is derived whole.
         """
-        kind, _, ident = key.partition(":")
-        if isinstance(raw, dict):
-            return cls(kind, ident, {name: Slot.from_json(kind, value) for name, value in raw.items()})
-        slots, ruled = raw
-        entity = cls(kind, ident, {name: Slot.from_json(kind, value) for name, value in slots.items()})
-        if ruled:
-            entity.contribution = Contribution(
-                {
-                    (int(day), indicator, department, division): (int(numerator), int(denominator))
-                    for day, indicator, department, division, numerator, denominator in ruled
-                },
-                (),
-            )
+        kind, _, _ = key.partition(":")
+        entity = _CLASSES[kind].fresh(key)
+        slots, ruled = (raw, None) if isinstance(raw, dict) else raw
+        from_row = Slot.from_json
+        for name, value in slots.items():
+            entity.put(name, from_row(kind, value))
+        counts = {
+            (int(day), indicator, department, division): (int(numerator), int(denominator))
+            for day, indicator, department, division, numerator, denominator in ruled or ()
+        }
+        entity.hold(Contribution(counts, ()) if counts else EMPTY)
         return entity
+
+
+class _KeptEntity(Entity):
+    """An entity whose share is kept as it was settled (every kind but events: their shares are few
+    or small, and an inspection's marks are not derived from a view)."""
+
+    __slots__ = ("share",)
+
+    def _reset(self, key: str) -> None:
+        super()._reset(key)
+        self.share = EMPTY
+
+    @property
+    def contribution(self) -> Contribution:
+        return self.share
+
+    def settle(self, share: Contribution) -> None:
+        self.share = share
+
+    def hold(self, share: Contribution) -> None:
+        self.share = share
+
+
+class _SingleEntity(_KeptEntity):
+    """An entity of one record (an inspection, a catalogue item, a disclosure): one slot, named ""."""
+
+    __slots__ = ("only",)
+    FIELDS = {"": "only"}  # noqa: RUF012 - class constants, never changed
+
+    def _reset(self, key: str) -> None:
+        self.key = key
+        self.listed = False
+        self.extra = None
+        self.only: Slot | None = None
+        self.share = EMPTY
+
+    def items(self) -> list[tuple[str, Slot]]:
+        only, extra = self.only, self.extra
+        found = [] if only is None else [("", only)]
+        if extra:
+            found.extend(extra.items())
+        return found
+
+    def values(self) -> list[Slot]:
+        only, extra = self.only, self.extra
+        found = [] if only is None else [only]
+        if extra:
+            found.extend(extra.values())
+        return found
+
+
+class InspectionEntity(_SingleEntity):
+    __slots__ = ()
+    kind = INSPECTION
+
+
+class ItemEntity(_SingleEntity):
+    __slots__ = ()
+    kind = ITEM
+
+    def resident(self) -> bool:
+        return True  # the catalogue is small and every scrape reads all of it
+
+
+class DisclosureEntity(_SingleEntity):
+    __slots__ = ()
+    kind = DISCLOSURE
+
+    def resident(self) -> bool:
+        slot = self.only
+        return slot is not None and slot.valid and data_of(slot, DisclosureData).status == "published"
+
+
+_EVENT_ACTIONS: Final[tuple[str, ...]] = get_args(EventAction)
+_REQUEST_ACTIONS: Final[tuple[str, ...]] = get_args(RequestAction)
+
+
+class RequestEntity(_KeptEntity):
+    """A withdraw/modify application: one slot per action."""
+
+    __slots__ = ("approved", "executed", "rejected", "submitted")
+    kind = REQUEST
+    FIELDS = {name: name for name in _REQUEST_ACTIONS}  # noqa: RUF012 - class constants, never changed
+
+    def _reset(self, key: str) -> None:
+        self.key = key
+        self.listed = False
+        self.extra = None
+        self.submitted: Slot | None = None
+        self.approved: Slot | None = None
+        self.rejected: Slot | None = None
+        self.executed: Slot | None = None
+        self.share = EMPTY
+
+    def resident(self) -> bool:
+        submitted = self.submitted
+        if submitted is None or not submitted.valid:
+            return self.any_valid()
+        return not any(slot is not None and slot.valid for slot in (self.executed, self.rejected))
+
+
+class EventEntity(Entity):
+    """An event: one slot per lifecycle action, and its :class:`EventView`.
+
+    Its share of the aggregates is not kept but derived from the view and the slots when asked for
+    (:func:`_event_counts`, ~0.5 us): a kept share was ~550 B of each open event's ~1,300
+    (bench/throughput.py, bytes per open event). The view is the one :meth:`settle` was given, so
+    until the slots change the derivation gives back exactly what was added. ``override`` holds a
+    share that derivation would not give: what :meth:`hold` was given (the stored ruled cells of an
+    event loaded under other rules), until the next :meth:`settle`.
+    """
+
+    __slots__ = ("cancelled", "created", "handled", "override", "reassigned", "signed", "view")
+    kind = EVENT
+    FIELDS = {name: name for name in _EVENT_ACTIONS}  # noqa: RUF012 - class constants, never changed
+
+    def _reset(self, key: str) -> None:
+        self.key = key
+        self.listed = False
+        self.extra = None
+        self.created: Slot | None = None
+        self.signed: Slot | None = None
+        self.reassigned: Slot | None = None
+        self.handled: Slot | None = None
+        self.cancelled: Slot | None = None
+        self.view: EventView | None = None
+        self.override: Contribution | None = None
+
+    def values(self) -> list[Slot]:
+        found = [
+            slot
+            for slot in (self.created, self.signed, self.reassigned, self.handled, self.cancelled)
+            if slot is not None
+        ]
+        if self.extra:
+            found.extend(self.extra.values())
+        return found
+
+    @property
+    def contribution(self) -> Contribution:
+        override = self.override
+        if override is not None:
+            return override
+        view = self.view
+        counts = _event_counts(self, view)
+        return Contribution(counts, (), view) if counts or view is not None else EMPTY
+
+    def settle(self, share: Contribution) -> None:
+        """Keep only ``share``'s view: its counts are what the view and the slots derive."""
+        self.view = share.view
+        self.override = None
+
+    def hold(self, share: Contribution) -> None:
+        self.view = share.view
+        self.override = share
+
+    def ruled(self) -> list[list[Any]]:
+        if self.override is not None:
+            return super().ruled()
+        view = self.view
+        if view is None or view.status != "handled":
+            return []  # on-time, the one ruled series of events, counts handled events only
+        return [[view.created_day, ON_TIME, view.department, view.division, int(not view.late), 1]]
+
+    def resident(self) -> bool:
+        view = self.view
+        if view is None:  # orphan actions wait for their created
+            return self.any_valid()
+        return view.status == "open"
+
+
+_CLASSES: Final[dict[str, type[Entity]]] = {
+    cls.kind: cls for cls in (EventEntity, InspectionEntity, ItemEntity, DisclosureEntity, RequestEntity)
+}
 
 
 def entity_key(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
+
+
+def new_entity(kind: str, key: str) -> Entity:
+    """A new entity of ``kind`` without slots, keyed ``key`` (``kind:ident``)."""
+    return _CLASSES[kind].fresh(key)
+
+
+def judge(entity: Entity, name: str, slot: Slot) -> str:
+    """What offering ``slot`` to ``entity`` would do (see :func:`offer`), changing nothing."""
+    field = entity.FIELDS.get(name)
+    current: Slot | None = getattr(entity, field) if field is not None else entity.slot(name)
+    if current is None or slot.version > current.version:
+        return "applied"
+    if slot.version < current.version:
+        return "stale"
+    return "applied" if slot.fingerprint > current.fingerprint else "duplicate"
 
 
 def offer(entity: Entity, name: str, slot: Slot) -> str:
@@ -151,17 +450,12 @@ def offer(entity: Entity, name: str, slot: Slot) -> str:
 
     Returns ``applied``, ``duplicate`` or ``stale``. Two different versions with the same number
     are resolved by fingerprint so the outcome does not depend on arrival order (docs/contract.md §9.2).
+    The share is not moved: read :attr:`Entity.contribution` before, :meth:`Entity.settle` after.
     """
-    current = entity.slots.get(name)
-    if current is None or slot.version > current.version:
-        entity.slots[name] = slot
-        return "applied"
-    if slot.version < current.version:
-        return "stale"
-    if slot.fingerprint > current.fingerprint:
-        entity.slots[name] = slot
-        return "applied"
-    return "duplicate"
+    outcome = judge(entity, name, slot)
+    if outcome == "applied":
+        entity.put(name, slot)
+    return outcome
 
 
 # --- contributions -------------------------------------------------------------------------------
@@ -177,14 +471,15 @@ def _add(counts: dict[AggKey, tuple[int, int]], key: AggKey, numerator: int, den
 
 def event_view(entity: Entity, rules: Rules) -> EventView | None:
     """Status, responsible department and deadline of an event, or None while it has no valid created."""
-    slots = entity.slots
-    created = slots.get("created")
+    if not isinstance(entity, EventEntity):
+        raise TypeError(f"{entity.key} is not an event")
+    created = entity.created
     if created is None or not created.valid:
         return None
     created_data = data_of(created, EventData)
     kind = created_data.kind or ""
     created_day = created.day
-    reassigned = slots.get("reassigned")
+    reassigned = entity.reassigned
     department = created.department
     deadline = created_data.deadline
     if reassigned is not None and reassigned.valid:
@@ -194,8 +489,8 @@ def event_view(entity: Entity, rules: Rules) -> EventView | None:
             deadline = reassigned_deadline
     if deadline is None:
         deadline = rules.deadline(created_day, rules.sla_working_days[kind])
-    cancelled = slots.get("cancelled")
-    handled = slots.get("handled")
+    cancelled = entity.cancelled
+    handled = entity.handled
     handled_at: float | None = None
     if cancelled is not None and cancelled.valid:
         status = "cancelled"
@@ -207,43 +502,65 @@ def event_view(entity: Entity, rules: Rules) -> EventView | None:
     return EventView(kind, department, created.division, created_day, deadline, status, handled_at)
 
 
-def _event_contribution(entity: Entity, rules: Rules) -> Contribution:
-    view = event_view(entity, rules)
+def _event_counts(entity: EventEntity, view: EventView | None) -> dict[AggKey, tuple[int, int]]:
+    """An event's cells, given its slots and ``view`` (what :func:`event_view` says of them)."""
     counts: dict[AggKey, tuple[int, int]] = {}
+    slots: tuple[Slot | None, ...] | list[Slot] = (
+        entity.values()
+        if entity.extra
+        else (entity.created, entity.signed, entity.reassigned, entity.handled, entity.cancelled)
+    )
     if view is None:
         # Orphan actions count in no period until their created arrives; erroneous ones count at
         # their own primary (or ingestion) time, as docs/contract.md §4 says.
-        for slot in entity.slots.values():
-            if not slot.valid:
+        for slot in slots:
+            if slot is not None and not slot.valid:
                 _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
-        return Contribution(counts, (), view)
+        return counts
     day, department, division = view.created_day, view.department, view.division
     valid = 0
-    for slot in entity.slots.values():
+    for slot in slots:
+        if slot is None:
+            continue
         if slot.valid:
             valid += 1  # every valid action is the responsible department's record, like the event
         else:
             _add(counts, (day, ACCURACY, slot.department, division), 0, 1)
     if valid:
         _add(counts, (day, ACCURACY, department, division), valid, valid)
-    if view.status != "cancelled":
-        handled = view.status == "handled"
+    status = view.status
+    if status != "cancelled":
+        handled = status == "handled"
         counts[(day, HANDLING, department, division)] = (int(handled), 1)
         if handled:
             counts[(day, ON_TIME, department, division)] = (int(not view.late), 1)
-    return Contribution(counts, (), view)
+    return counts
+
+
+def _event_contribution(entity: EventEntity, rules: Rules) -> Contribution:
+    view = event_view(entity, rules)
+    return Contribution(_event_counts(entity, view), (), view)
 
 
 def _single_slot_accuracy(slot: Slot, counts: dict[AggKey, tuple[int, int]]) -> None:
     _add(counts, (slot.day, ACCURACY, slot.department, slot.division), int(slot.valid), 1)
 
 
-def _inspection_contribution(entity: Entity, rules: Rules) -> Contribution:
-    slot = entity.slots.get("")
+def _extra_accuracy(entity: Entity, counts: dict[AggKey, tuple[int, int]]) -> None:
+    # A single-record entity only ever has its one slot; should another name reach it, it counts
+    # as a record of its own like the one slot does.
+    if entity.extra:
+        for slot in entity.extra.values():
+            _single_slot_accuracy(slot, counts)
+
+
+def _inspection_contribution(entity: InspectionEntity, rules: Rules) -> Contribution:
+    slot = entity.only
     if slot is None:
         return EMPTY
     counts: dict[AggKey, tuple[int, int]] = {}
     _single_slot_accuracy(slot, counts)
+    _extra_accuracy(entity, counts)
     if not slot.valid:
         return Contribution(counts, ())
     data = data_of(slot, InspectionData)
@@ -252,12 +569,13 @@ def _inspection_contribution(entity: Entity, rules: Rules) -> Contribution:
     return Contribution(counts, marks)
 
 
-def _item_contribution(entity: Entity, rules: Rules) -> Contribution:
-    slot = entity.slots.get("")
+def _item_contribution(entity: ItemEntity, rules: Rules) -> Contribution:
+    slot = entity.only
     if slot is None:
         return EMPTY
     counts: dict[AggKey, tuple[int, int]] = {}
     _single_slot_accuracy(slot, counts)
+    _extra_accuracy(entity, counts)
     return Contribution(counts, ())
 
 
@@ -265,12 +583,13 @@ def publish_deadline(decided_day: int, rules: Rules) -> float:
     return rules.deadline(decided_day, rules.publish_within)
 
 
-def _disclosure_contribution(entity: Entity, rules: Rules) -> Contribution:
-    slot = entity.slots.get("")
+def _disclosure_contribution(entity: DisclosureEntity, rules: Rules) -> Contribution:
+    slot = entity.only
     if slot is None:
         return EMPTY
     counts: dict[AggKey, tuple[int, int]] = {}
     _single_slot_accuracy(slot, counts)
+    _extra_accuracy(entity, counts)
     if slot.valid:
         published_at = data_of(slot, DisclosureData).published_at
         if published_at is not None:
@@ -279,17 +598,16 @@ def _disclosure_contribution(entity: Entity, rules: Rules) -> Contribution:
     return Contribution(counts, ())
 
 
-def _request_contribution(entity: Entity, rules: Rules) -> Contribution:
-    slots = entity.slots
-    submitted = slots.get("submitted")
+def _request_contribution(entity: RequestEntity, rules: Rules) -> Contribution:
+    submitted = entity.submitted
     anchor = submitted if submitted is not None and submitted.valid else None
     counts: dict[AggKey, tuple[int, int]] = {}
-    for slot in slots.values():
+    for slot in entity.values():
         if anchor is not None:
             _add(counts, (anchor.day, ACCURACY, slot.department, anchor.division), int(slot.valid), 1)
         elif not slot.valid:
             _add(counts, (slot.day, ACCURACY, slot.department, slot.division), 0, 1)
-    executed = slots.get("executed")
+    executed = entity.executed
     if anchor is not None and executed is not None and executed.valid:
         group = (anchor.department, anchor.division)
         submitted_data, executed_data = data_of(anchor, RequestData), data_of(executed, RequestData)
@@ -301,7 +619,7 @@ def _request_contribution(entity: Entity, rules: Rules) -> Contribution:
     return Contribution(counts, ())
 
 
-_CONTRIBUTIONS: Final[dict[str, Callable[[Entity, Rules], Contribution]]] = {
+_CONTRIBUTIONS: Final[dict[str, Callable[[Any, Rules], Contribution]]] = {
     EVENT: _event_contribution,
     INSPECTION: _inspection_contribution,
     ITEM: _item_contribution,
@@ -318,26 +636,7 @@ def contribution(entity: Entity, rules: Rules) -> Contribution:
 def is_resident(entity: Entity) -> bool:
     """Whether the entity must stay in memory: open, or read live at scrape time (docs/contract.md §9.4).
 
-    Everything else is only needed again if a late version arrives, and is then loaded from the store.
+    Everything else is only needed again if a late version arrives, and is then loaded from the store:
+    closed events and applications, inspections, disclosures no longer published. Items always stay.
     """
-    kind = entity.kind
-    if kind == ITEM:
-        return True  # the catalogue is small and every scrape reads all of it
-    if kind == INSPECTION:
-        return False
-    if kind == EVENT:
-        view = entity.contribution.view
-        if view is None:  # orphan actions wait for their created
-            return any(slot.valid for slot in entity.slots.values())
-        return view.status == "open"
-    if kind == DISCLOSURE:
-        slot = entity.slots.get("")
-        return slot is not None and slot.valid and data_of(slot, DisclosureData).status == "published"
-    if kind == REQUEST:
-        submitted = entity.slots.get("submitted")
-        if submitted is None or not submitted.valid:
-            return any(slot.valid for slot in entity.slots.values())
-        return not any(
-            (slot := entity.slots.get(final)) is not None and slot.valid for final in ("executed", "rejected")
-        )
-    return False
+    return entity.resident()

@@ -22,6 +22,7 @@ __all__ = [
     "Slot",
     "SlotData",
     "data_of",
+    "shared_day",
 ]
 
 # --- what a valid record version keeps: the few fields indicators read, instants as Unix seconds ---
@@ -219,11 +220,28 @@ class Slot:
 
     @classmethod
     def from_json(cls, kind: str, raw: list[Any]) -> Slot:
+        # Rows are parsed by orjson: the numbers and the flag already have their types.
         version, fingerprint, valid, day, department, division, data = raw
         typed: SlotData | ErrorData | None = None
         if data:
             typed = _DATA_TYPES[kind].from_json(data) if valid else ErrorData.from_json(data)
-        return cls(int(version), int(fingerprint), bool(valid), int(day), department, division, typed)
+        return cls(version, fingerprint, bool(valid), shared_day(day), department, division, typed)
+
+
+# Day ordinals (~739,000) are ints of their own (28 B) in every slot; the few thousand days of a
+# state's life are kept once instead. Bounded: a run of hostile dates only restarts the table.
+_DAYS: dict[int, int] = {}
+_DAYS_KEPT = 1 << 16
+
+
+def shared_day(day: int) -> int:
+    """``day`` as the one int object kept for that day ordinal."""
+    kept = _DAYS.get(day)
+    if kept is None:
+        if len(_DAYS) >= _DAYS_KEPT:
+            _DAYS.clear()
+        kept = _DAYS[day] = int(day)
+    return kept
 
 
 _Data = TypeVar("_Data", EventData, InspectionData, ItemData, DisclosureData, RequestData)
