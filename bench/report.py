@@ -14,6 +14,8 @@ from bench.host import Host
 from bench.phases.consume import Consumed
 from bench.phases.engine import EngineOnly, LargeStore, OpenEvents
 from bench.phases.lists import REPEATS, ListsRun
+from bench.phases.quix import QuixRun
+from bench.phases.scaling import ScalingRun
 from bench.phases.svmon import GroupRun, Profiled, Ready, Restart, SvmonRun
 
 # The throughput targets (README, "Performance"): svmon at least 0.6 x the raw consume rate, and
@@ -47,6 +49,7 @@ class Results:
     validating: Consumed
     svmon: SvmonRun
     group: GroupRun | None
+    quix: QuixRun | None
     raw_again: Consumed
     restart: Restart
     large_store: LargeStore | None
@@ -55,6 +58,7 @@ class Results:
     engine: EngineOnly
     open_events: OpenEvents
     profiled: Profiled | None
+    scaling: list[ScalingRun]
     load_average_end: str
 
 
@@ -80,6 +84,8 @@ def figures(r: Results) -> dict[str, Any]:
         "svmon_rate": r.svmon.rate,
         "svmon_first_checkpoint_s": r.svmon.first_checkpoint_s,
         "svmon_rate_after_first_checkpoint": r.svmon.rate_after_first_checkpoint,
+        "svmon_us_per_msg": r.svmon.us_per_msg,
+        "svmon_us_per_msg_after_first_checkpoint": r.svmon.us_per_msg_after_first_checkpoint,
         "ratio": r.svmon.rate / r.raw.rate,
         "ratio_after_startup": r.svmon.rate_after_first_checkpoint / r.raw.rate_after_first_message,
         "peak_rss_mib": r.svmon.peak_rss_mib,
@@ -98,6 +104,8 @@ def figures(r: Results) -> dict[str, Any]:
             instances_ratio=r.group.rate / r.raw.rate,
             instances_consumed=r.group.consumed,
         )
+    if r.quix is not None:
+        f.update(_quix_figures(r.quix, r.svmon))
     f.update(
         raw_again_rate=r.raw_again.rate,
         raw_drift=r.raw.seconds / r.raw_again.seconds - 1,
@@ -128,10 +136,67 @@ def figures(r: Results) -> dict[str, Any]:
     )
     if r.profiled is not None:
         f["profiled_rate"] = r.profiled.run.rate
+    if r.scaling:
+        f["scaling"] = _scaling_figures(r)
     # What the target leaves per message for everything svmon does beyond a validating consumer.
     f["budget_us_per_msg"] = 1e6 / (TARGET_RATIO * r.raw.rate) - 1e6 / r.validating.rate
     f["load_average_end"] = r.load_average_end
     return f
+
+
+def _quix_figures(q: QuixRun, svmon: SvmonRun) -> dict[str, Any]:
+    """The Quix peer's figures, ``quix_`` before each name, and svmon's rate over its rates.
+
+    ``svmon_vs_quix`` divides svmon's rate from spawn to stored offsets by Quix's from ``app.run()``
+    to its last message processed (start-up and the last commit left out: in Quix's favour);
+    ``svmon_vs_quix_committed`` uses Quix's rate until its offsets were committed (only its
+    interpreter start-up left out), ``svmon_vs_quix_after_startup`` both rates after their joins.
+    """
+    committed = q.committed_rate
+    return {
+        "quix_version": q.version,
+        "quix_s": q.seconds,
+        "quix_rate": q.rate,
+        "quix_first_message_s": q.first_message_s,
+        "quix_rate_after_first_message": q.rate_after_first_message,
+        "quix_committed_s": q.committed_s,
+        "quix_committed_rate": committed,
+        "quix_startup_s": q.startup_s,
+        "quix_topics_s": q.topics_s,
+        "quix_peak_rss_mib": q.peak_rss_mib,
+        "quix_invalid": q.invalid,
+        "quix_deltas": q.deltas,
+        "quix_entities": q.entities,
+        "svmon_vs_quix": svmon.rate / q.rate,
+        "svmon_vs_quix_committed": None if committed is None else svmon.rate / committed,
+        "svmon_vs_quix_after_startup": svmon.rate_after_first_checkpoint / q.rate_after_first_message,
+    }
+
+
+def _scaling_figures(r: Results) -> list[dict[str, Any]]:
+    """svmon per size, the main run's among them, smallest first (``--scaling``)."""
+    main = (r.raw, r.svmon, r.restart.store_events, r.restart.store_events_resident)
+    runs = [main, *((s.raw, s.svmon, s.store_events, s.store_events_resident) for s in r.scaling)]
+    out = []
+    for raw, run, events, resident in sorted(runs, key=lambda item: item[1].messages):
+        steady = run.us_per_msg_after_first_checkpoint
+        raw_us = 1e6 / raw.rate_after_first_message
+        out.append(
+            {
+                "messages": run.messages,
+                "rate": round(run.rate, 3),
+                "us_per_msg": round(run.us_per_msg, 3),
+                "us_per_msg_after_first_checkpoint": None if steady is None else round(steady, 3),
+                # Both after their start-up (svmon's first checkpoint, raw's first message): the
+                # marginal costs, which a 100k run's joins would otherwise swamp.
+                "raw_us_per_msg_after_first_message": round(raw_us, 3),
+                "ratio_after_startup": None if steady is None else round(raw_us / steady, 3),
+                "peak_rss_mib": None if run.peak_rss_mib is None else round(run.peak_rss_mib, 3),
+                "store_events": events,
+                "store_events_resident": resident,
+            }
+        )
+    return out
 
 
 def _lists_figures(r: ListsRun) -> dict[str, Any]:
@@ -183,6 +248,11 @@ def run_notes(r: Results) -> list[str]:
         out.append(
             f"only {r.open_events.resident:,} of {r.open_events.requested:,} created events stayed resident"
         )
+    if r.quix is not None and r.quix.invalid != r.svmon.dlq:
+        out.append(
+            f"Quix skipped {r.quix.invalid:,} invalid messages where svmon wrote {r.svmon.dlq:,} to the DLQ:"
+            " they did not validate the same"
+        )
     if r.generated.messages < _FULL_SIZE:
         out.append(f"{r.generated.messages:,} messages, not 1,000,000 (--messages)")
     return out
@@ -204,9 +274,11 @@ def table(f: dict[str, Any], notes: list[str]) -> Iterator[str]:
     rows = [
         *_consumer_rows(f),
         *_svmon_rows(f),
+        *_quix_rows(f),
         *_restart_rows(f),
         *_lists_rows(f),
         *_engine_rows(f),
+        *_scaling_rows(f),
         *_host_rows(f),
     ]
     width = max(len(r[0]) for r in rows)
@@ -247,7 +319,8 @@ def _svmon_rows(f: dict[str, Any]) -> list[Row]:
         (
             "svmon run, after 1st checkpoint",
             _fmt(f["svmon_rate_after_first_checkpoint"], "msgs/s"),
-            f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s",
+            f"first offsets stored at {f['svmon_first_checkpoint_s']:.1f} s;"
+            f" {_fmt(f['svmon_us_per_msg_after_first_checkpoint'], 'µs/msg', '.1f')} for those after it",
         ),
         ("ratio svmon / raw", f"{f['ratio']:.2f}", f"target ≥ {TARGET_RATIO} ({ratio_verdict})"),
         ("  same, both after startup", f"{f['ratio_after_startup']:.2f}", "steady state, joins excluded"),
@@ -275,6 +348,44 @@ def _svmon_rows(f: dict[str, Any]) -> list[Row]:
         ),
         ("svmon consumed / DLQ writes", f"{f['svmon_consumed']:,} / {f['svmon_dlq']:,}", "from /metrics"),
         ("SIGTERM to exit", _fmt(f["svmon_stop_s"], "s", ".2f"), "final checkpoint included"),
+    ]
+
+
+def _quix_rows(f: dict[str, Any]) -> list[Row]:
+    """The Quix peer beside svmon: its rates measured three ways, its memory, what it skipped."""
+    if "quix_rate" not in f:
+        return []
+    committed = f["quix_committed_s"]
+    versus_committed = f["svmon_vs_quix_committed"]
+    return [
+        (
+            f"Quix Streams {f['quix_version']}, run() to done",
+            _fmt(f["quix_rate"], "msgs/s"),
+            f"{f['quix_s']:.1f} s; before run(): {f['quix_startup_s']:.1f} s"
+            f" (of which {f['quix_topics_s']:.1f} s creating its topics)",
+        ),
+        (
+            "  Quix, after 1st message",
+            _fmt(f["quix_rate_after_first_message"], "msgs/s"),
+            f"first message at {f['quix_first_message_s']:.1f} s (join, state partitions assigned)",
+        ),
+        (
+            "  Quix, run() to offsets committed",
+            _fmt(f["quix_committed_rate"], "msgs/s"),
+            "not seen" if committed is None else f"{committed:.1f} s: as svmon's is measured",
+        ),
+        ("  Quix peak RSS (VmHWM)", _fmt(f["quix_peak_rss_mib"], "MiB", ",.1f"), "its own process"),
+        (
+            "ratio svmon / Quix",
+            f"{f['svmon_vs_quix']:.2f}",
+            f"committed basis {'n/a' if versus_committed is None else f'{versus_committed:.2f}'};"
+            f" both after startup {f['svmon_vs_quix_after_startup']:.2f}",
+        ),
+        (
+            "  Quix invalid skipped / deltas",
+            f"{f['quix_invalid']:,} / {f['quix_deltas']:,}",
+            f"svmon's DLQ writes {f['svmon_dlq']:,}; deltas went through repartition topics",
+        ),
     ]
 
 
@@ -372,6 +483,25 @@ def _engine_rows(f: dict[str, Any]) -> list[Row]:
         ),
         ("bytes per open event", _fmt(f["bytes_per_open_event"], "B"), f"{f['open_events']:,} open events"),
         ("  same, before the checkpoint", _fmt(f["bytes_per_open_event_dirty"], "B"), "dirty sets included"),
+    ]
+
+
+def _scaling_rows(f: dict[str, Any]) -> list[Row]:
+    """One row per size: the cost per message after start-up should not grow with the history."""
+
+    def ratio(size: dict[str, Any]) -> str:
+        return _fmt(size["ratio_after_startup"], "", ".2f").strip()
+
+    return [
+        (
+            f"svmon at {size['messages']:,} msgs, after 1st ckpt",
+            _fmt(size["us_per_msg_after_first_checkpoint"], "µs/msg", ".1f"),
+            f"{size['us_per_msg']:.1f} start to caught up; raw after 1st msg"
+            f" {size['raw_us_per_msg_after_first_message']:.1f} (ratio {ratio(size)});"
+            f" RSS {_fmt(size['peak_rss_mib'], 'MiB')};"
+            f" {size['store_events']:,} events stored, {size['store_events_resident']:,} resident",
+        )
+        for size in f.get("scaling", [])
     ]
 
 

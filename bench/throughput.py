@@ -12,19 +12,28 @@ Phases, in order, against one Tansu broker (``daemon.tools.broker``), each a fun
 4. **svmon**: ``svmon run`` as a subprocess with the product's checkpoint cadence; done when the
    offsets in its SQLite store reach the produced end offsets. Peak RSS is ``VmHWM``, checkpoint time
    comes from ``/metrics``; with ``--instances N``, N of them in one group on one store as well;
-5. **raw again**: the raw consumer once more, for the machine's drift during the run;
-6. **restart**: ``svmon run`` again on that store; time until ``/readyz`` answers 200; and, unless
+5. **quix**, unless ``--no-quix``, right after the single svmon instance (before the ``--instances``
+   group): the peer, a Quix Streams application (the ``bench`` extra) as a subprocess over the same
+   topics, doing the closest work Quix supports (``bench/phases/quix.py``: svmon's validation,
+   per-entity state where the latest version wins, counts per department in state through a
+   repartition topic, at-least-once with changelog topics, committing at svmon's checkpoint
+   cadence); done when it has processed every produced message, by its own count; its peak RSS is
+   its own process's ``VmHWM``;
+6. **raw again**: the raw consumer once more, for the machine's drift during the run;
+7. **restart**: ``svmon run`` again on that store; time until ``/readyz`` answers 200; and, unless
    ``--store-events 0``, the same on a store of that many events built in-process;
-7. **lists**, unless ``--store-events 0``: the overdue list of that store (every open event: their
+8. **lists**, unless ``--store-events 0``: the overdue list of that store (every open event: their
    deadlines are in 2025). ``svmon list overdue`` as a subprocess, whole as JSON (time to first
    byte, total, bytes, its own peak RSS; total and items checked) and its first screen
    (``--limit 100 --format table``); then ``GET /api/v1/lists/overdue`` of a daemon on the store:
    the first ``limit=100`` page (it opens the store connection) and the median of 20 more, and the
    whole list in ``limit=1000`` pages following ``next_cursor`` (per-page times, the daemon's
    ``VmHWM`` before and after);
-8. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
+9. **engine only**: the same messages through an in-process ``Engine`` (no Kafka), and the bytes
    per open event under ``tracemalloc``;
-9. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message.
+10. optionally (``--profile PATH``) a further ``svmon run`` under cProfile, summarised per message;
+11. optionally (``--scaling``) svmon alone at 100k and 3M messages (``--scaling-sizes``), each on a
+    broker and store of its own, for µs/msg beside the main run's (``bench/phases/scaling.py``).
 
 The figures are printed as a table and as one JSON line (paste it into an issue note). Every child
 process is stopped on exit, Ctrl-C and SIGTERM included. The load average is printed because the
@@ -51,6 +60,8 @@ from bench.host import Host, load_average
 from bench.phases.consume import consume_raw, consume_validating
 from bench.phases.engine import build_large_store, engine_only, open_event_memory
 from bench.phases.lists import measure_lists
+from bench.phases.quix import quix_missing, run_quix
+from bench.phases.scaling import SIZES, run_scaling
 from bench.phases.svmon import restart, restart_on_store, run_group, run_profiled, run_svmon
 from bench.process import Svmon
 from bench.report import Progress, Results, lines
@@ -76,13 +87,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="also run this many svmon instances in one group on one SQLite store (scale-out figure)",
     )
+    parser.add_argument(
+        "--no-quix", action="store_true", help="skip the Quix Streams peer (it needs the bench extra)"
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="also run svmon alone at other sizes and print µs/msg for each (3M takes many minutes)",
+    )
+    parser.add_argument(
+        "--scaling-sizes",
+        type=_sizes,
+        default=SIZES,
+        metavar="N,N",
+        help=f"the sizes --scaling runs besides --messages (default {','.join(map(str, SIZES))})",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, stores)")
     parser.add_argument("--profile", type=Path, metavar="PATH", help="also profile svmon run into PATH")
     return parser.parse_args(argv)
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    missing = None if args.no_quix else quix_missing()
+    if missing is not None:
+        # Before any phase: a run that would stop at the Quix phase after minutes of others.
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     host = Host.now()
@@ -113,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         svmon = Svmon(broker.bootstrap, work / "svmon.db", topics, work, unique_group("bench-svmon"))
         single = run_svmon(svmon, produced.ends)
         say(f"svmon: {single.rate:,.0f} msgs/s (ratio {single.rate / raw.rate:.2f})")
+        quix = None if args.no_quix else run_quix(broker, topics, work, produced.ends, settings)
+        if quix is not None:
+            say(
+                f"quix: {quix.rate:,.0f} msgs/s (svmon / quix {single.rate / quix.rate:.2f});"
+                f" peak RSS {quix.peak_rss_mib or float('nan'):,.0f} MiB"
+            )
         group = None
         if args.instances > 1:
             group = run_group(broker, topics, work, produced.ends, args.instances)
@@ -144,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         profiled = None
         if args.profile is not None:
             profiled = run_profiled(broker, topics, work, produced.ends, args.profile)
+        # Last, on brokers of their own: a 3M run must not slow the phases above or be slowed by
+        # the main broker's data.
+        scaling = (
+            run_scaling(args.scaling_sizes, args.seed, args.partitions, work, say) if args.scaling else []
+        )
 
         results = Results(
             host=host,
@@ -154,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             validating=validating,
             svmon=single,
             group=group,
+            quix=quix,
             raw_again=raw_again,
             restart=restarted,
             large_store=large_store,
@@ -162,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             engine=engine,
             open_events=open_events,
             profiled=profiled,
+            scaling=scaling,
             load_average_end=load_average(),
         )
         print("\n".join(lines(results)))

@@ -32,6 +32,7 @@ class SvmonRun:
     messages: int
     seconds: float
     first_checkpoint_s: float  # until the store first held offsets
+    first_checkpoint_messages: int  # how many offsets it held then
     peak_rss_mib: float | None
     checkpoint_count: int
     checkpoint_seconds: float
@@ -47,13 +48,25 @@ class SvmonRun:
     def rate_after_first_checkpoint(self) -> float:
         return self.messages / max(self.seconds - self.first_checkpoint_s, 1e-9)
 
+    @property
+    def us_per_msg(self) -> float:
+        """Start to caught up, per message: start-up included, which weighs more on a small run."""
+        return 1e6 * self.seconds / self.messages
+
+    @property
+    def us_per_msg_after_first_checkpoint(self) -> float | None:
+        """The marginal cost: the time after the first checkpoint over the messages stored after it
+        (``rate_after_first_checkpoint`` counts all messages, so it flatters a run of few)."""
+        after = self.messages - self.first_checkpoint_messages
+        return None if after <= 0 else 1e6 * (self.seconds - self.first_checkpoint_s) / after
+
 
 def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
     """Start svmon, wait until its store holds every produced offset, read its metrics, stop it."""
     started = time.perf_counter()
     svmon.start()
     try:
-        first = _wait_for_store([svmon], ends, started, "svmon's store")
+        first_s, first_messages = _wait_for_store([svmon], ends, started, "svmon's store")
         elapsed = time.perf_counter() - started
         rss = peak_rss_mib(svmon.pid)
         sums = svmon.metrics(_WANTED) or dict.fromkeys(_WANTED, float("nan"))
@@ -65,7 +78,8 @@ def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
     return SvmonRun(
         messages=sum(ends.values()),
         seconds=elapsed,
-        first_checkpoint_s=first or elapsed,
+        first_checkpoint_s=elapsed if first_s is None else first_s,
+        first_checkpoint_messages=first_messages,
         peak_rss_mib=rss,
         checkpoint_count=int(sums["supervision_checkpoint_duration_seconds_count"]),
         checkpoint_seconds=sums["supervision_checkpoint_duration_seconds_sum"],
@@ -119,22 +133,24 @@ def run_group(
 
 def _wait_for_store(
     members: list[Svmon], ends: dict[Partition, int], started: float, what: str
-) -> float | None:
+) -> tuple[float | None, int]:
     """Wait until the members' shared store holds ``ends``; seconds from ``started`` until it first
-    held any offsets (``None`` only when ``ends`` asked for none)."""
+    held any offsets (``None`` only when ``ends`` asked for none), and how many it held then."""
     first: float | None = None
+    first_messages = 0
 
     def caught_up() -> bool:
-        nonlocal first
+        nonlocal first, first_messages
         for member in members:
             member.alive()
         offsets = stored_offsets(members[0].store)
         if offsets and first is None:
             first = time.perf_counter() - started
+            first_messages = sum(offsets.values())
         return all(offsets.get(tp, 0) >= end for tp, end in ends.items())
 
-    wait_until(caught_up, 1800, f"{what} to reach the produced end offsets", interval=0.05)
-    return first
+    wait_until(caught_up, 3600, f"{what} to reach the produced end offsets", interval=0.05)
+    return first, first_messages
 
 
 @dataclass(frozen=True)
