@@ -44,7 +44,7 @@ from daemon.runtime.source import KafkaSource, Source
 from daemon.store import SCHEMA_VERSION, Store, open_store
 from schemas.registry import load_registry
 
-__all__ = ["GC_THRESHOLDS", "App", "run", "tune_gc"]
+__all__ = ["GC_THRESHOLDS", "App", "restore_without_collecting", "run", "tune_gc"]
 
 log = structlog.get_logger("svmon.app")
 
@@ -214,7 +214,7 @@ class App:
         poll_backoff = Backoff()
         max_records = self.settings.kafka.max_poll_records
         while not self._stop.is_set():
-            membership.restore_pending()
+            restore_without_collecting(membership)
             try:
                 messages = source.poll(POLL_TIMEOUT_MS, max_records)
             except SourceError as exc:
@@ -262,6 +262,33 @@ class App:
 # anyway. At the default the collector alone cost ~8 us per message (bench/throughput.py, engine
 # phase: 37 -> 29 us/msg); every 50,000 allocations it still collects the rare cycle promptly.
 GC_THRESHOLDS = (50_000, 10, 10)
+
+
+def restore_without_collecting(membership: Membership) -> None:
+    """Restore the pending partitions (:meth:`Membership.restore_pending`) with the cyclic garbage
+    collector paused, then move what survived out of its sight (``gc.freeze``).
+
+    A restore allocates objects that all live on (the resident entities, their slots and shares:
+    ~365,000 tracked ones at 100,000 open events) and form no reference cycles, so collecting while
+    they are built only walks the growing heap again and again (0.2-0.4 s of a 1.5 s restore, with
+    :data:`GC_THRESHOLDS`). Frozen, they are never walked again: not by the collection that would
+    otherwise follow at once over everything allocated during the pause (0.18 s), nor by every full
+    collection after. They are still freed by reference counting when a scope is dropped (a
+    ``PartitionState`` holds no cycle). What the pause leaves is whatever cyclic garbage other threads
+    made meanwhile, a few objects, kept for good: a restore collected none of its own. A restore that
+    failed (the store away) freezes nothing: retried every pass, it would keep its garbage for good.
+    """
+    if not membership.pending:
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        membership.restore_pending()
+    finally:
+        if enabled:
+            gc.enable()
+    if not membership.pending:
+        gc.freeze()
 
 
 def tune_gc() -> tuple[int, int, int]:

@@ -118,6 +118,9 @@ _UPSERT_META = (
 )
 
 EPOCH_QUERY = "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
+# Rows fetched at a time on restore: large enough that the per-batch cost vanishes, small enough
+# that a batch of raw rows (~250 B each) stays a few MiB.
+_RESTORE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,10 @@ class Dialect:
     #: Reads a scope's epoch at checkpoint and holds a rival claim off until COMMIT. SQLite's
     #: ``BEGIN IMMEDIATE`` already holds every other writer off; PostgreSQL needs ``FOR UPDATE``.
     lock_epoch: str
+    #: Run before and after reading a scope's rows on restore (:meth:`SqlStore.load`): settings for
+    #: one bulk read that would not suit the checkpoints (SQLite's page cache, ``daemon.store.sqlite``).
+    before_restore: tuple[str, ...] = ()
+    after_restore: tuple[str, ...] = ()
 
 
 def _dumps(value: Any) -> str:
@@ -246,27 +253,41 @@ class SqlStore:
         stored = StoredScope()
         since = -1 if first_day is None else first_day
         try:
-            rows = self._execute(
+            for statement in self._dialect.before_restore:
+                self._execute(statement)
+            # Resident rows only, through svmon_entities_resident, in batches: each batch's raw
+            # strings are dropped once decoded, so the whole scope is never held both raw and parsed.
+            cursor = self._execute(
                 "SELECT key, data FROM svmon_entities WHERE scope = ? AND part = ? AND resident = 1",
                 (scope, partition),
-            ).fetchall()
-            stored.entities = [(key, orjson.loads(data)) for key, data in rows]
-            for day, indicator, department, division, numerator, denominator in self._execute(
-                "SELECT day, indicator, department, division, numerator, denominator FROM svmon_aggregates"
-                " WHERE scope = ? AND part = ? AND day >= ?",
-                (scope, partition, since),
-            ):
-                stored.aggregates.append(
-                    ((int(day), indicator, department, division), int(numerator), int(denominator))
+            )
+            entities, loads = stored.entities, orjson.loads
+            while batch := cursor.fetchmany(_RESTORE_BATCH):
+                entities.extend([(key, loads(data)) for key, data in batch])
+            stored.aggregates = [
+                ((int(day), indicator, department, division), int(numerator), int(denominator))
+                for day, indicator, department, division, numerator, denominator in self._execute(
+                    "SELECT day, indicator, department, division, numerator, denominator"
+                    " FROM svmon_aggregates WHERE scope = ? AND part = ? AND day >= ?",
+                    (scope, partition, since),
                 )
-            for item_code, day, count in self._execute(
-                "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ? AND day >= ?",
-                (scope, partition, since),
-            ):
-                stored.marks.append((item_code, int(day), int(count)))
+            ]
+            stored.marks = [
+                (item_code, int(day), int(count))
+                for item_code, day, count in self._execute(
+                    "SELECT item_code, day, count FROM svmon_marks WHERE scope = ? AND part = ? AND day >= ?",
+                    (scope, partition, since),
+                )
+            ]
             self._connection.commit()
+            for statement in self._dialect.after_restore:
+                self._execute(statement)
         except Exception as exc:
             self._rollback()
+            if self._current is not None:  # still open: give it back its settings for checkpoints
+                with suppress(Exception):
+                    for statement in self._dialect.after_restore:
+                        self._current.execute(statement)
             raise StoreError(f"cannot restore {scope}/{partition} from {self.url}: {exc}") from exc
         return stored
 

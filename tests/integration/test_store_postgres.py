@@ -18,6 +18,7 @@ from tests import records
 from tests.records import INGESTED, FakeDlq
 from tests.unit.test_store_sqlite import (
     engines,
+    test_a_restore_read_in_several_batches_gives_the_same_state,
     test_a_rule_change_between_runs_leaves_the_aggregates_consistent,
     test_a_second_claim_fences_out_the_first_owner,
     test_a_version_3_store_gets_its_lists_from_the_next_daemon_even_after_a_crash,
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 __all__ = [
     "engines",
+    "test_a_restore_read_in_several_batches_gives_the_same_state",
     "test_a_rule_change_between_runs_leaves_the_aggregates_consistent",
     "test_a_second_claim_fences_out_the_first_owner",
     "test_a_version_3_store_gets_its_lists_from_the_next_daemon_even_after_a_crash",

@@ -101,3 +101,51 @@ def test_svmon_run_collects_garbage_at_the_daemons_thresholds(monkeypatch: pytes
         gc.set_threshold(*previous)
     assert seen == [app_module.GC_THRESHOLDS]
     assert previous != app_module.GC_THRESHOLDS
+
+
+class _Restoring:
+    """A stand-in for :class:`Membership` noting whether the collector ran while it restored."""
+
+    def __init__(self, pending: bool, fails: bool = False) -> None:
+        self.pending = frozenset({("svmon.events", 0)}) if pending else frozenset()
+        self.fails = fails
+        self.collecting: list[bool] = []
+
+    def restore_pending(self) -> None:
+        self.collecting.append(gc.isenabled())
+        if not self.fails:  # a failed restore leaves its partitions pending, as Membership does
+            self.pending = frozenset()
+
+
+def test_a_restore_runs_with_the_collector_paused_and_freezes_what_it_built() -> None:
+    """Pending partitions are restored with the collector off; it is back on afterwards, and the
+    objects alive then are frozen out of later collections."""
+    membership = _Restoring(pending=True)
+    try:
+        app_module.restore_without_collecting(membership)  # type: ignore[arg-type]
+        assert membership.collecting == [False]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_nothing_pending_is_neither_restored_nor_frozen() -> None:
+    """Without pending partitions, a pass of the loop leaves the collector as it was."""
+    membership = _Restoring(pending=False)
+    frozen = gc.get_freeze_count()
+    app_module.restore_without_collecting(membership)  # type: ignore[arg-type]
+    assert membership.collecting == []
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_failed_restore_freezes_nothing() -> None:
+    """A restore that leaves partitions pending (the store away) runs with the collector off but
+    freezes nothing: it is retried every pass."""
+    membership = _Restoring(pending=True, fails=True)
+    frozen = gc.get_freeze_count()
+    app_module.restore_without_collecting(membership)  # type: ignore[arg-type]
+    assert membership.collecting == [False]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen

@@ -24,6 +24,7 @@ from daemon.reports.lists import ListFilters, Lists
 from daemon.reports.query import report_counts
 from daemon.runtime.engine import Engine
 from daemon.store import SqlStore, open_store
+from daemon.store import sql as sql_module
 from daemon.store.protocol import SCHEMA_VERSION, FencedError
 from tests import records
 from tests.records import INGESTED, FakeDlq
@@ -86,6 +87,49 @@ def test_checkpoint_then_restore_gives_the_same_state(store_url: str, engines: l
             k: e.to_json() for k, e in state.entities.items()
         }
     assert "event:E1" in second.states[("events", 0)].entities
+
+
+def test_a_restore_read_in_several_batches_gives_the_same_state(
+    store_url: str, engines: list[Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resident rows fetched a few at a time are all restored, each with its own row."""
+    monkeypatch.setattr(sql_module, "_RESTORE_BATCH", 2)
+    first = _engine(store_url)
+    engines.append(first)
+    dlq = FakeDlq()
+    first.process(
+        [_message(records.event(f"E{n}", "created", START + timedelta(hours=n)), n) for n in range(7)], dlq
+    )
+    first.checkpoint(dlq)
+    second = _engine(store_url)
+    engines.append(second)
+    state, restored = first.states[("events", 0)], second.states[("events", 0)]
+    assert len(restored.entities) == 7
+    assert {k: e.to_json() for k, e in restored.entities.items()} == {
+        k: e.to_json() for k, e in state.entities.items()
+    }
+    assert restored.offsets == state.offsets
+
+
+def test_a_restore_hands_the_page_cache_back_to_the_checkpoints(tmp_path: Path) -> None:
+    """SQLite reads a scope's rows through a small page cache, then gets its checkpoints' size back."""
+    store = open_store(f"sqlite:///{tmp_path}/state.db")
+    seen: list[int] = []
+    original = store._execute
+
+    def execute(statement: str, parameters: Any = ()) -> Any:
+        if statement.startswith("SELECT key, data FROM svmon_entities"):
+            seen.append(original("PRAGMA cache_size").fetchone()[0])
+        return original(statement, parameters)
+
+    try:
+        before = store._execute("PRAGMA cache_size").fetchone()[0]
+        store._execute = execute  # type: ignore[method-assign]
+        store.load("events", 0, None)
+        assert seen == [-2048]
+        assert store._execute("PRAGMA cache_size").fetchone()[0] == before == -65536
+    finally:
+        store.close()
 
 
 def test_closed_entities_are_fetched_back_by_key(store_url: str, engines: list[Engine]) -> None:
