@@ -22,6 +22,7 @@ from daemon.core.state.entities import (
     WITHDRAWAL_BATCH_PREFIX,
     WITHDRAWAL_DAYS,
     Entity,
+    EventEntity,
     EventView,
     Rules,
     publish_deadline,
@@ -227,16 +228,25 @@ def event_gauges(
     overdue: dict[tuple[str, str, str], int] = {}
     orphans = 0
     for entity in events:
-        view: EventView | None = entity.view  # as settled: the share of its slots now
-        if view is None:
-            if entity.any_valid():
-                orphans += 1
-            continue
-        if view.status != "open":
-            continue
-        key = (view.kind, view.department, view.division)
+        if isinstance(entity, EventEntity):
+            found = entity.open_labels()  # as settled: the share of its slots now
+            if found is None:
+                created = entity.created
+                if (entity.deadline is None or created is None or not created.valid) and entity.any_valid():
+                    orphans += 1
+                continue
+            key, deadline = found
+        else:
+            view: EventView | None = entity.view
+            if view is None:
+                if entity.any_valid():
+                    orphans += 1
+                continue
+            if view.status != "open":
+                continue
+            key, deadline = (view.kind, view.department, view.division), view.deadline
         open_events[key] = open_events.get(key, 0) + 1
-        if now > view.deadline:
+        if now > deadline:
             overdue[key] = overdue.get(key, 0) + 1
     return open_events, overdue, orphans
 

@@ -113,15 +113,22 @@ def _event(entity: Entity, rules: Rules) -> list[Entry]:
     if view is None:
         return _errors_of(entity, _own_place)  # orphan actions: erroneous ones count at their own day
     # Like the contribution: an erroneous action counts in the event's cohort and division, under
-    # the department the action names.
-    found = _errors_of(entity, lambda slot: (slot.department, view.division, view.created_day))
+    # the department the action names. Most events have no erroneous action: every checkpoint asks.
+    found = (
+        _errors_of(entity, lambda slot: (slot.department, view.division, view.created_day))
+        if not all(slot.valid for slot in entity.values())
+        else []
+    )
     if view.status == "open":
         found.append(_open(entity, view))
     return found
 
 
 def _open(entity: Entity, view: EventView) -> Entry:
-    created = data_of(entity.slots["created"], EventData)
+    created_slot = entity.slot("created")
+    if created_slot is None:
+        raise TypeError(f"{entity.key} has a view but no created")
+    created = data_of(created_slot, EventData)
     fields = {"id": entity.ident, "kind": view.kind, "created_at": created.at, "deadline": view.deadline}
     return Entry(
         OPEN,

@@ -188,8 +188,7 @@ class Engine:
         kind, slot = prepared.kind, prepared.slot
         applied = state.take(prepared)
         if applied is not None:
-            outcome, entity, before = applied
-            view = entity.view
+            outcome, _, before, view = applied
             if outcome != "applied":
                 tally.ignored_version(topic, outcome)
             elif kind == EVENT:

@@ -181,11 +181,14 @@ class PartitionState:
 
     # --- updates ----------------------------------------------------------------------------------
 
-    def apply(self, kind: str, ident: str, name: str, slot: Slot) -> tuple[str, Entity, EventView | None]:
+    def apply(
+        self, kind: str, ident: str, name: str, slot: Slot
+    ) -> tuple[str, Entity, EventView | None, EventView | None]:
         """Offer a record version to its entity; move the entity's contribution if it changed.
 
-        Returns the outcome of :func:`offer`, the entity, and its :class:`EventView` before the offer
-        (None but for events).
+        Returns the outcome of :func:`offer`, the entity, and its :class:`EventView` before and
+        after the offer (None but for events): an event's view is derived when asked for, so the
+        one the offer derived is handed on rather than derived again.
         """
         key = f"{kind}:{ident}"
         entity = self.entities.get(key)
@@ -194,7 +197,8 @@ class PartitionState:
             self.entities[key] = entity
         outcome = judge(entity, name, slot)
         if outcome != "applied":
-            return outcome, entity, entity.view
+            view = entity.view
+            return outcome, entity, view, view
         # The share before must be read before the slot goes in: an event derives it from its slots.
         before = entity.contribution
         entity.put(name, slot)
@@ -202,9 +206,9 @@ class PartitionState:
         entity.settle(after)
         self._move(before, after)
         self.dirty.entities.add(key)
-        return outcome, entity, before.view
+        return outcome, entity, before.view, after.view
 
-    def take(self, prepared: Prepared) -> tuple[str, Entity, EventView | None] | None:
+    def take(self, prepared: Prepared) -> tuple[str, Entity, EventView | None, EventView | None] | None:
         """Apply a prepared message: its slot to its entity (see :meth:`apply`, whose result this
         returns), or, without a record key, its counts and its list entry; None then."""
         message, slot = prepared.message, prepared.slot
