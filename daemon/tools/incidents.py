@@ -14,10 +14,10 @@ is in no rate window); each is the sum of what the alert's expression needs and 
 ``stalled-department`` -> ``SupervisionOnTimeHandlingFastBurn`` (alerts/rules/slo.yml)
     The department stops handling its own events on time: every ``handled`` it would send is held,
     while its ``created`` records keep coming.  What it does close is its old, overdue queue: one
-    overdue event every 5 s (12 a minute, each event's ``created`` delivered late three minutes
+    overdue event every 2 s (30 a minute, each event's ``created`` delivered late three minutes
     before its ``handled``).  The alert needs more than 50 % late over 1 h and 5 m and at least 20
     handled events in the hour (the low-volume guard): the late ones outweigh the warm-up's on-time
-    ones about 4 minutes in, firing about 6 minutes after the start (``for: 2m``).  Labels:
+    ones about 2 minutes in, firing about 4 minutes after the start (``for: 2m``).  Labels:
     ``department`` (default ``330212.zhzfj``, 宁波市鄞州区综合行政执法局), ``severity=critical``.
     On stop the overdue events still queued are handled at once and the held ones are released;
     the 5m/1h pair clears within 5 minutes, the 6h/30m pair (more than 25 % late over 30 m) about
@@ -121,7 +121,7 @@ def _catalogue(
             "SupervisionOnTimeHandlingFastBurn",
             "alerts/rules/slo.yml",
             MappingProxyType({"department": stalled_department, "severity": "critical"}),
-            "about 6 minutes (late outweighs on time in the hour at 12 late a minute, then for: 2m)",
+            "about 4 minutes (late outweighs on time in the hour at 30 late a minute, then for: 2m)",
             "about 30 minutes after the stop (the 6h/30m pair's short window)",
             f"{stalled_department} stops handling its events on time and closes only overdue ones",
             (

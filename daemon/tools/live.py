@@ -153,9 +153,9 @@ _RESULTS: Final = ("compliant", "non_compliant", "target_not_found", "other")
 # this many of the department's month at most.
 _LATE_ONE_IN: Final = 25
 _NOT_MOBILE_ONE_IN: Final = 100
-# Incidents: a stalled department closes one overdue event every 5 s, each `created` delivered
+# Incidents: a stalled department closes one overdue event every 2 s, each `created` delivered
 # three minutes before its `handled`; a bad release sends 20 erroneous records every 3 s.
-_STALL_EVERY_S: Final = 5.0
+_STALL_EVERY_S: Final = 2.0
 _STALL_QUEUE_S: Final = 180.0
 _FLOOD_EVERY_S: Final = 3.0
 _FLOOD_BURST: Final = 20
@@ -1131,7 +1131,7 @@ class LiveTraffic:
         moment = t
         for job in incident.queued:
             if not job.cancelled and job.due > t and job.event is not None:
-                moment += 0.5  # the queue is 36 events long: closed within 20 s
+                moment += 0.25  # the queue is 90 events long: closed within 25 s
                 self._rehandle(job.event, _moment(moment), tag=_BACKLOG)
         for job in incident.held:
             if job.event is not None:
