@@ -79,8 +79,9 @@ typecheck: venv
 kafka-libs: venv system-deps
 	$(PY) -m tests.apache_kafka
 
+# --durations: the slowest tests are named at the end of every run, to keep the suite in its budget.
 test: venv system-deps kafka-libs lint typecheck
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 unit: venv
 	$(PY) -m pytest tests/unit tests/property $(PYTEST_ARGS)
