@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +62,13 @@ class Demo:
     def terminate(self, timeout: float = 60) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
+
+
+def http_json(url: str, method: str = "GET") -> Any:
+    """The JSON answer of a loopback HTTP request (the demo's control port, Prometheus, Alertmanager)."""
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - loopback http
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read())
 
 
 def start_demo(tmp_path: Path, *options: str) -> Demo:

@@ -18,7 +18,6 @@ included. The tests read the demo's own Prometheus and Alertmanager, as a person
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 import urllib.parse
@@ -34,7 +33,7 @@ from daemon.tools.broker import broker_binary
 from daemon.tools.incidents import BAD_RELEASE, EXPOSED_ID, STALLED_DEPARTMENT, Incidents
 from daemon.tools.monitoring import Unavailable, find_binaries
 from deploy.grafana import build
-from tests.demo_process import Demo, start_demo, still_running
+from tests.demo_process import Demo, http_json, start_demo, still_running
 from tests.e2e.prometheus_fixtures import load_rule_groups
 from tests.services import unavailable, wait_for
 
@@ -62,17 +61,6 @@ VARIABLES = {
 }
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback http
-        return json.loads(response.read())
-
-
-def _send(method: str, url: str) -> Any:
-    request = urllib.request.Request(url, method=method)  # noqa: S310 - loopback http
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
 class LiveDemo:
     """The running demo and the URLs it printed."""
 
@@ -84,18 +72,18 @@ class LiveDemo:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         self.demo.running()
-        body = _get(f"{self.prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
+        body = http_json(f"{self.prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
     def prometheus_alerts(self) -> list[dict[str, Any]]:
-        alerts: list[dict[str, Any]] = _get(f"{self.prometheus}/api/v1/alerts")["data"]["alerts"]
+        alerts: list[dict[str, Any]] = http_json(f"{self.prometheus}/api/v1/alerts")["data"]["alerts"]
         return alerts
 
     def firing(self) -> list[dict[str, str]]:
         """Labels of every active alert Alertmanager holds."""
         self.demo.running()
-        return [alert["labels"] for alert in _get(f"{self.alertmanager}/api/v2/alerts?active=true")]
+        return [alert["labels"] for alert in http_json(f"{self.alertmanager}/api/v2/alerts?active=true")]
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +177,7 @@ def test_exposed_id_pages_with_its_labels_and_resolves_when_stopped(live: LiveDe
     labels = {"alertname": incident.alert, **incident.labels}
     assert not _has(live.firing(), labels), "the alert fired before its incident started"
 
-    started = _send("POST", f"{live.control}/{EXPOSED_ID}")
+    started = http_json(method="POST", url=f"{live.control}/{EXPOSED_ID}")
     assert started == {"name": EXPOSED_ID, "active": True, "changed": True}
     wait_for(lambda: _has(live.firing(), labels), ALERT_TIMEOUT, f"{incident.alert} to fire", POLL_S)
     department = incident.labels["department"]
@@ -200,7 +188,7 @@ def test_exposed_id_pages_with_its_labels_and_resolves_when_stopped(live: LiveDe
         POLL_S,
     )
 
-    stopped = _send("DELETE", f"{live.control}/{EXPOSED_ID}")
+    stopped = http_json(method="DELETE", url=f"{live.control}/{EXPOSED_ID}")
     assert stopped == {"name": EXPOSED_ID, "active": False, "changed": True}
     wait_for(lambda: not _has(live.firing(), labels), ALERT_TIMEOUT, f"{incident.alert} to resolve", POLL_S)
 

@@ -9,13 +9,10 @@ with ``make live-incidents``; the times measured are printed at the end of the s
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,7 +22,7 @@ from daemon.exceptions import SourceError
 from daemon.tools.broker import broker_binary
 from daemon.tools.incidents import NAMES, SILENT_TOPIC, Incidents
 from daemon.tools.monitoring import Unavailable, find_binaries
-from tests.demo_process import start_demo, still_running
+from tests.demo_process import http_json, start_demo, still_running
 from tests.services import unavailable, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -33,18 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FIRE_TIMEOUT = timedelta(minutes=100)
 RESOLVE_TIMEOUT = timedelta(minutes=60)
 POLL_S = 5.0
+ACTIVE = "active=true&silenced=false&inhibited=false"
 INCIDENTS = Incidents()
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback http
-        return json.loads(response.read())
-
-
-def _send(method: str, url: str) -> None:
-    request = urllib.request.Request(url, method=method)  # noqa: S310 - loopback http
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-        pass
 
 
 def _within_working_hours(start: datetime, length: timedelta) -> bool:
@@ -92,13 +79,15 @@ def test_every_incident_fires_its_alert_and_resolves(
             demo.running()
             return any(
                 all(alert["labels"].get(k) == v for k, v in wanted.items())
-                for alert in _get(f"{alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false")
+                for alert in http_json(
+                    f"{alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false"
+                )
             )
 
         assert not any(holds(name) for name in names), "an incident's alert fired before it started"
         started = time.monotonic()
         for name in names:
-            _send("POST", f"{control}/{name}")
+            http_json(method="POST", url=f"{control}/{name}")
         fired: dict[str, float] = {}
         deadline = started + FIRE_TIMEOUT.total_seconds()
         while len(fired) < len(names) and time.monotonic() < deadline:
@@ -108,7 +97,7 @@ def test_every_incident_fires_its_alert_and_resolves(
 
         stopped = time.monotonic()
         for name in names:
-            _send("DELETE", f"{control}/{name}")
+            http_json(method="DELETE", url=f"{control}/{name}")
         resolved: dict[str, float] = {}
         deadline = stopped + RESOLVE_TIMEOUT.total_seconds()
         while len(resolved) < len(names) and time.monotonic() < deadline:
