@@ -48,6 +48,20 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time a live process has used so far, all its threads, user and system (``/proc/PID/stat``).
+
+    Unlike wall-clock rates it hardly moves with the machine's load, so it is the figure to compare
+    between runs on this shared machine (and between svmon and Quix in one run).
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # after the command's closing parenthesis: state is fields[0], utime fields[11], stime fields[12]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
     """Poll ``condition`` until it holds; ``TimeoutError`` naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -89,6 +89,8 @@ def figures(r: Results) -> dict[str, Any]:
         "ratio": r.svmon.rate / r.raw.rate,
         "ratio_after_startup": r.svmon.rate_after_first_checkpoint / r.raw.rate_after_first_message,
         "peak_rss_mib": r.svmon.peak_rss_mib,
+        "svmon_cpu_s": r.svmon.cpu_seconds,
+        "svmon_cpu_us_per_msg": r.svmon.cpu_us_per_msg,
         "checkpoints": r.svmon.checkpoint_count,
         "checkpoint_mean_ms": 1000 * r.svmon.checkpoint_seconds / max(r.svmon.checkpoint_count, 1),
         "checkpoint_total_s": r.svmon.checkpoint_seconds,
@@ -151,8 +153,13 @@ def _quix_figures(q: QuixRun, svmon: SvmonRun) -> dict[str, Any]:
     to its last message processed (start-up and the last commit left out: in Quix's favour);
     ``svmon_vs_quix_committed`` uses Quix's rate until its offsets were committed (only its
     interpreter start-up left out), ``svmon_vs_quix_after_startup`` both rates after their joins.
+    ``svmon_vs_quix_cpu`` is Quix's CPU time per message over svmon's (each process from spawn, all
+    its threads): the comparison that moves least with the machine's load.
     """
     committed = q.committed_rate
+    cpu = None
+    if q.cpu_us_per_msg is not None and svmon.cpu_us_per_msg:
+        cpu = q.cpu_us_per_msg / svmon.cpu_us_per_msg
     return {
         "quix_version": q.version,
         "quix_s": q.seconds,
@@ -164,12 +171,15 @@ def _quix_figures(q: QuixRun, svmon: SvmonRun) -> dict[str, Any]:
         "quix_startup_s": q.startup_s,
         "quix_topics_s": q.topics_s,
         "quix_peak_rss_mib": q.peak_rss_mib,
+        "quix_cpu_s": q.cpu_seconds,
+        "quix_cpu_us_per_msg": q.cpu_us_per_msg,
         "quix_invalid": q.invalid,
         "quix_deltas": q.deltas,
         "quix_entities": q.entities,
         "svmon_vs_quix": svmon.rate / q.rate,
         "svmon_vs_quix_committed": None if committed is None else svmon.rate / committed,
         "svmon_vs_quix_after_startup": svmon.rate_after_first_checkpoint / q.rate_after_first_message,
+        "svmon_vs_quix_cpu": cpu,
     }
 
 
@@ -192,6 +202,8 @@ def _scaling_figures(r: Results) -> list[dict[str, Any]]:
                 "raw_us_per_msg_after_first_message": round(raw_us, 3),
                 "ratio_after_startup": None if steady is None else round(raw_us / steady, 3),
                 "peak_rss_mib": None if run.peak_rss_mib is None else round(run.peak_rss_mib, 3),
+                # CPU time, start-up included: what the machine's load moves least (the 3M run is long)
+                "cpu_us_per_msg": None if run.cpu_us_per_msg is None else round(run.cpu_us_per_msg, 3),
                 "store_events": events,
                 "store_events_resident": resident,
             }
@@ -342,6 +354,12 @@ def _svmon_rows(f: dict[str, Any]) -> list[Row]:
         *rows,
         ("peak RSS (VmHWM)", _fmt(f["peak_rss_mib"], "MiB", ",.1f"), ""),
         (
+            "CPU time per message",
+            _fmt(f["svmon_cpu_us_per_msg"], "µs/msg", ".1f"),
+            f"{_fmt(f['svmon_cpu_s'], 's', '.1f')} of CPU, all threads, start-up included:"
+            " load hardly moves it",
+        ),
+        (
             "checkpoint duration (mean)",
             _fmt(f["checkpoint_mean_ms"], "ms", ",.1f"),
             f"{f['checkpoints']} checkpoints, {f['checkpoint_total_s']:.1f} s total",
@@ -357,6 +375,7 @@ def _quix_rows(f: dict[str, Any]) -> list[Row]:
         return []
     committed = f["quix_committed_s"]
     versus_committed = f["svmon_vs_quix_committed"]
+    by_cpu = "n/a" if f["svmon_vs_quix_cpu"] is None else f"{f['svmon_vs_quix_cpu']:.2f}"
     return [
         (
             f"Quix Streams {f['quix_version']}, run() to done",
@@ -375,6 +394,12 @@ def _quix_rows(f: dict[str, Any]) -> list[Row]:
             "not seen" if committed is None else f"{committed:.1f} s: as svmon's is measured",
         ),
         ("  Quix peak RSS (VmHWM)", _fmt(f["quix_peak_rss_mib"], "MiB", ",.1f"), "its own process"),
+        (
+            "  Quix CPU time per message",
+            _fmt(f["quix_cpu_us_per_msg"], "µs/msg", ".1f"),
+            f"{_fmt(f['quix_cpu_s'], 's', '.1f')}, librdkafka's threads included;"
+            f" svmon / Quix by CPU {by_cpu}",
+        ),
         (
             "ratio svmon / Quix",
             f"{f['svmon_vs_quix']:.2f}",
@@ -496,7 +521,8 @@ def _scaling_rows(f: dict[str, Any]) -> list[Row]:
         (
             f"svmon at {size['messages']:,} msgs, after 1st ckpt",
             _fmt(size["us_per_msg_after_first_checkpoint"], "µs/msg", ".1f"),
-            f"{size['us_per_msg']:.1f} start to caught up; raw after 1st msg"
+            f"{size['us_per_msg']:.1f} start to caught up;"
+            f" CPU {_fmt(size['cpu_us_per_msg'], 'µs/msg', '.1f')}; raw after 1st msg"
             f" {size['raw_us_per_msg_after_first_message']:.1f} (ratio {ratio(size)});"
             f" RSS {_fmt(size['peak_rss_mib'], 'MiB')};"
             f" {size['store_events']:,} events stored, {size['store_events_resident']:,} resident",

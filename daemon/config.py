@@ -248,6 +248,14 @@ class StoreSettings(BaseModel):
         20000, ge=1, description="Checkpoint after this many applied records at the latest."
     )
     checkpoint_every_ms: int = Field(1000, ge=1, description="Checkpoint after this many ms at the latest.")
+    read_ahead: bool | None = Field(
+        None,
+        description=(
+            "Read the stored state while joining the consumer group, so that a restart is ready"
+            " sooner; what another member checkpointed meanwhile is read again. Unset: on for SQLite,"
+            " off for PostgreSQL (where members share the work, each would read every member's state)."
+        ),
+    )
 
     @field_validator("url")
     @classmethod
@@ -266,6 +274,11 @@ class StoreSettings(BaseModel):
         raise ValueError(
             f"unsupported store URL ({shown}): use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
         )
+
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether ``svmon run`` reads the stored state ahead (``read_ahead``, or the store's default)."""
+        return self.kind == "sqlite" if self.read_ahead is None else self.read_ahead
 
     @property
     def kind(self) -> Literal["sqlite", "postgresql"]:

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dataset import GROUP_TIMINGS, Partition, Topics, unique_group
-from bench.host import peak_rss_mib, wait_until
+from bench.host import cpu_seconds, peak_rss_mib, wait_until
 from daemon.config import Settings
 from daemon.tools.broker import TansuBroker
 
@@ -100,6 +100,7 @@ class QuixRun:
     topics_s: float  # of which Application() and the pipeline's definition, creating its topics
     committed_s: float | None  # app.run() until the group's committed offsets reach the produced ends
     peak_rss_mib: float | None
+    cpu_seconds: float | None  # its process's CPU time (all threads, librdkafka's too) until done
     invalid: int  # skipped (svmon's DLQ writes)
     deltas: int  # count deltas sent through the repartition topics
     entities: int  # entities created in state
@@ -111,6 +112,11 @@ class QuixRun:
     @property
     def rate_after_first_message(self) -> float:
         return self.messages / max(self.seconds - self.first_message_s, 1e-9)
+
+    @property
+    def cpu_us_per_msg(self) -> float | None:
+        """CPU time per message, its start-up included (as svmon's)."""
+        return None if self.cpu_seconds is None else 1e6 * self.cpu_seconds / self.messages
 
     @property
     def committed_rate(self) -> float | None:
@@ -156,6 +162,7 @@ def run_quix(
     try:
         done = _wait_for_done(process, progress, log_path)
         rss = peak_rss_mib(process.pid)
+        cpu = cpu_seconds(process.pid)
         committed = _wait_for_commit(broker, group, ends, done["started"], lambda: _alive(process, log_path))
         _stop(process)
     finally:
@@ -169,6 +176,7 @@ def run_quix(
         topics_s=done["started"] - done["built"],
         committed_s=committed,
         peak_rss_mib=rss,
+        cpu_seconds=cpu,
         invalid=done["invalid"],
         deltas=done["emitted"],
         entities=done["entities"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.dataset import Partition, Topics, unique_group
-from bench.host import peak_rss_mib, wait_until
+from bench.host import cpu_seconds, peak_rss_mib, wait_until
 from bench.phases.profiling import summarise_profile
 from bench.process import Svmon, store_mib, stored_events, stored_offsets
 from daemon.tools.broker import TansuBroker
@@ -34,6 +34,7 @@ class SvmonRun:
     first_checkpoint_s: float  # until the store first held offsets
     first_checkpoint_messages: int  # how many offsets it held then
     peak_rss_mib: float | None
+    cpu_seconds: float | None  # the process's CPU time (all threads) until caught up
     checkpoint_count: int
     checkpoint_seconds: float
     consumed: int
@@ -60,6 +61,11 @@ class SvmonRun:
         after = self.messages - self.first_checkpoint_messages
         return None if after <= 0 else 1e6 * (self.seconds - self.first_checkpoint_s) / after
 
+    @property
+    def cpu_us_per_msg(self) -> float | None:
+        """CPU time per message, start-up included: the load-independent figure."""
+        return None if self.cpu_seconds is None else 1e6 * self.cpu_seconds / self.messages
+
 
 def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
     """Start svmon, wait until its store holds every produced offset, read its metrics, stop it."""
@@ -69,6 +75,7 @@ def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
         first_s, first_messages = _wait_for_store([svmon], ends, started, "svmon's store")
         elapsed = time.perf_counter() - started
         rss = peak_rss_mib(svmon.pid)
+        cpu = cpu_seconds(svmon.pid)
         sums = svmon.metrics(_WANTED) or dict.fromkeys(_WANTED, float("nan"))
         stopping = time.perf_counter()
         svmon.stop()
@@ -81,6 +88,7 @@ def run_svmon(svmon: Svmon, ends: dict[Partition, int]) -> SvmonRun:
         first_checkpoint_s=elapsed if first_s is None else first_s,
         first_checkpoint_messages=first_messages,
         peak_rss_mib=rss,
+        cpu_seconds=cpu,
         checkpoint_count=int(sums["supervision_checkpoint_duration_seconds_count"]),
         checkpoint_seconds=sums["supervision_checkpoint_duration_seconds_sum"],
         consumed=int(sums[_CONSUMED]),

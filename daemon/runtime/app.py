@@ -39,6 +39,7 @@ from daemon.runtime.engine import DlqSink, Engine
 from daemon.runtime.membership import Membership
 from daemon.runtime.monitor import LoopWatch, ProbeThread, probe_settings
 from daemon.runtime.probe import broker_problem
+from daemon.runtime.readahead import ReadAhead, collector_paused
 from daemon.runtime.readiness import Owner, Readiness
 from daemon.runtime.source import KafkaSource, Source
 from daemon.store import SCHEMA_VERSION, Store, open_store
@@ -127,7 +128,10 @@ class App:
                     clock=self.clock,
                 )
                 self.engine = probe.engine = engine
-                kafka = self._connect(stack, engine)
+                read_ahead = None
+                if settings.store.reads_ahead:
+                    read_ahead = ReadAhead(engine, settings.store.url, self._stop).start()
+                kafka = self._connect(stack, engine, read_ahead)
                 if kafka is not None:
                     self.consume(engine, kafka, counters, probe)
         log.info("stopped")
@@ -163,7 +167,7 @@ class App:
             return store
         return None
 
-    def _connect(self, stack: ExitStack, engine: Engine) -> Kafka | None:
+    def _connect(self, stack: ExitStack, engine: Engine, read_ahead: ReadAhead | None) -> Kafka | None:
         """The DLQ producer and the consumer, retried with backoff while Kafka cannot be reached."""
         kafka = self.settings.kafka
         backoff = Backoff()
@@ -174,6 +178,7 @@ class App:
                     dlq = DlqProducer(kafka.producer_kwargs(), kafka.topics.dlq)
                     stack.callback(dlq.close)
                 membership = Membership(engine, dlq, self.readiness)
+                membership.read_ahead = read_ahead
                 source = KafkaSource(
                     kafka.consumer_kwargs(),
                     kafka.topics.inputs(),
@@ -280,13 +285,8 @@ def restore_without_collecting(membership: Membership) -> None:
     """
     if not membership.pending:
         return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # shared with the read-ahead thread, which may still be reading
         membership.restore_pending()
-    finally:
-        if enabled:
-            gc.enable()
     if not membership.pending:
         gc.freeze()
 

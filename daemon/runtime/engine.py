@@ -56,6 +56,14 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class ReadAheadScope:
+    """A scope read before this instance claimed it, and the scope's version it was read at."""
+
+    state: PartitionState
+    version: int
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """A written checkpoint: the next offset of every partition in it, and how long the store took."""
 
@@ -86,6 +94,7 @@ class Engine:
         self.states: dict[ScopeId, PartitionState] = {}
         self.epochs: dict[ScopeId, int] = {}
         self._durable: dict[Partition, int] = {}  # next offsets the store holds, per owned partition
+        self._read_ahead: dict[ScopeId, ReadAheadScope] = {}  # read, not yet claimed (:meth:`read_ahead`)
         self.lock = threading.RLock()
         self.consumed_total = 0
         self.applied_total = 0
@@ -97,23 +106,78 @@ class Engine:
         return (self.streams[topic].scope, partition)
 
     def open_scope(self, scope_id: ScopeId) -> PartitionState:
-        """Claim a scope (fencing out a previous owner) and restore its state from the store."""
+        """Claim a scope (fencing out a previous owner) and restore its state from the store.
+
+        A copy read ahead (:meth:`read_ahead`) is taken instead of reading again when the scope's
+        version, read after the claim (so final), is the one it was read at.
+        """
         scope, partition = scope_id
         with self.lock:
-            # Only the current year's cells are read from memory (the metrics' periods); reports
-            # read the store, so older days stay there.
-            this_year = date.fromordinal(day_of_epoch(self.clock())).replace(month=1, day=1).toordinal()
-            state = PartitionState(scope, partition, self.rules, resident_from=this_year)
+            resident_from = self._resident_from()
             self.epochs[scope_id] = self.store.claim(scope, partition)
-            state.restore(self.store.load(scope, partition, state.resident_from))
-            if scope_id in self.store.unlisted():
-                state.relist()
-            topics = [topic for topic, stream in self.streams.items() if stream.scope == scope]
-            for (topic, _), offset in self.store.offsets((topic, partition) for topic in topics).items():
-                state.offsets[topic] = offset
+            ahead = self._read_ahead.pop(scope_id, None)
+            if (
+                ahead is not None
+                and ahead.state.resident_from == resident_from
+                and ahead.version == self.store.version(scope, partition)
+            ):
+                state = ahead.state
+            else:
+                state = self._read_scope(self.store, scope_id, resident_from)
+            for topic, offset in state.offsets.items():
                 self._durable[(topic, partition)] = offset
             self.states[scope_id] = state
             return state
+
+    def read_ahead(self, store: Store, stop: threading.Event) -> int:
+        """Read every stored scope of the configured streams through ``store`` (a connection of the
+        caller's thread), without claiming it, for :meth:`open_scope` to take; returns how many were
+        kept. A scope a checkpoint wrote while it was read is not kept (``daemon/runtime/readahead.py``).
+        """
+        configured = {stream.scope for stream in self.streams.values()}
+        kept = 0
+        for scope_id in sorted(store.scopes()):
+            if stop.is_set():
+                break
+            if scope_id[0] not in configured:
+                continue
+            before = store.version(*scope_id)
+            state = self._read_scope(store, scope_id, self._resident_from())
+            if store.version(*scope_id) != before:
+                continue
+            with self.lock:
+                if scope_id not in self.states:  # not restored meanwhile without it
+                    self._read_ahead[scope_id] = ReadAheadScope(state, before)
+                    kept += 1
+        return kept
+
+    def read_ahead_state(self, scope_id: ScopeId) -> PartitionState | None:
+        """The state read ahead for ``scope_id`` and not yet taken (tests, logs)."""
+        with self.lock:
+            ahead = self._read_ahead.get(scope_id)
+            return None if ahead is None else ahead.state
+
+    def drop_read_ahead(self) -> None:
+        """Let go of what was read ahead and not taken: scopes this instance was not assigned."""
+        with self.lock:
+            self._read_ahead.clear()
+
+    def _resident_from(self) -> int:
+        # Only the current year's cells are read from memory (the metrics' periods); reports read
+        # the store, so older days stay there.
+        return date.fromordinal(day_of_epoch(self.clock())).replace(month=1, day=1).toordinal()
+
+    def _read_scope(self, store: Store, scope_id: ScopeId, resident_from: int) -> PartitionState:
+        """A scope's state as ``store`` holds it: entities, current cells, marks, next offsets."""
+        scope, partition = scope_id
+        state = PartitionState(scope, partition, self.rules, resident_from=resident_from)
+        state.restore(store.load(scope, partition, state.resident_from))
+        if scope_id in store.unlisted():
+            state.relist()
+        topics = [topic for topic, stream in self.streams.items() if stream.scope == scope]
+        for (topic, _), offset in store.offsets((topic, partition) for topic in topics).items():
+            state.offsets[topic] = offset
+        return state
 
     def drop_scope(self, scope_id: ScopeId) -> None:
         with self.lock:

@@ -4,7 +4,8 @@ kafka-python 3.x runs the rebalance hooks on its I/O thread, which also drives h
 keep their work short. On assignment they only pause the new partitions and note them as pending;
 the consumer loop then reads their stored offsets, seeks, restores their scopes from the store and
 resumes them (:meth:`Membership.restore_pending`), where a store failure is handled instead of
-surfacing from ``poll()``. On revoke the scopes are checkpointed, then released in ``finally``.
+surfacing from ``poll()``. A read-ahead (``daemon.runtime.readahead``), when there is one, is waited
+for first: what it read is taken by the restore where it is still current. On revoke the scopes are checkpointed, then released in ``finally``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import structlog
 
 from daemon.exceptions import DlqError, StoreError
 from daemon.runtime.engine import DlqSink, Engine, Partition
+from daemon.runtime.readahead import ReadAhead
 from daemon.runtime.readiness import Owner, Readiness
 from daemon.runtime.source import Source
 
@@ -29,6 +31,7 @@ class Membership:
     def __init__(self, engine: Engine, dlq: DlqSink, readiness: Readiness) -> None:
         self._engine, self._dlq, self._readiness = engine, dlq, readiness
         self.source: Source | None = None  # set once the consumer exists (it takes these hooks)
+        self.read_ahead: ReadAhead | None = None  # reading the stored scopes while the group joins
         self._pending: set[Partition] = set()
 
     @property
@@ -85,6 +88,10 @@ class Membership:
         source = self.source
         if not self._pending or source is None:
             return
+        if self.read_ahead is not None:
+            # What it reads is what the restore would read, so nothing is gained by not waiting; it
+            # takes the engine's lock to hand each scope over, so not while holding it.
+            self.read_ahead.wait()
         engine = self._engine
         with engine.lock:
             pending = set(self._pending)
@@ -99,16 +106,23 @@ class Membership:
                 self._readiness.report(Owner.RESTORE, f"restoring state: {exc}")
                 return
             self._readiness.report(Owner.RESTORE, None)
+            if self.read_ahead is not None:
+                engine.drop_read_ahead()  # scopes another member was given
+                self.read_ahead = None
             self._pending.difference_update(pending)
             self._readiness.restoring(len(self._pending))
             source.resume(pending)
 
     def _restore(self, scope: tuple[str, int]) -> None:
         started = time.monotonic()
-        state = self._engine.open_scope(scope)
+        engine = self._engine
+        ahead = engine.read_ahead_state(scope)
+        state = engine.open_scope(scope)
         log.info(
             "state restored",
             scope=f"{scope[0]}/{scope[1]}",
             resident=len(state.entities),
             seconds=round(time.monotonic() - started, 3),
+            # "changed": read ahead, but checkpointed by its previous owner since, so read again
+            read_ahead="none" if ahead is None else ("used" if state is ahead else "changed"),
         )

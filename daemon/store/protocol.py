@@ -9,12 +9,13 @@ from typing import Any, Protocol
 from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
 
 2: entities keyed by scope, partition and key. 3: entity rows carry their rule-dependent cells.
 4: the drill-down lists (svmon_list); erroneous slots keep their errors and Kafka coordinates,
-disclosures the fields that expose personal information.
+disclosures the fields that expose personal information. 5: a version per scope in svmon_owners,
+bumped by every checkpoint that writes the scope (what a read-ahead is checked against).
 """
 
 StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)
@@ -60,6 +61,12 @@ class Store(Protocol):
 
     def claim(self, scope: str, partition: int) -> int:
         """Take ownership of a scope: bump and return its fencing epoch."""
+
+    def version(self, scope: str, partition: int) -> int:
+        """How many checkpoints have written the scope (0 when none): equal versions, equal rows."""
+
+    def scopes(self) -> list[ScopeId]:
+        """Every scope ever claimed in this store."""
 
     def load(self, scope: str, partition: int, first_day: int | None) -> StoredScope:
         """The scope's resident entities, and its aggregate cells and marks from ``first_day`` on."""

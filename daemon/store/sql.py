@@ -1,7 +1,8 @@
 """SQL checkpoint store: SQLite (WAL, embedded default) and PostgreSQL, one implementation.
 
 Checkpoint order, inside ONE transaction (docs/contract.md §9.1: state and offsets committed together):
-1. check the fencing epoch of every scope written (another instance may have claimed it);
+1. check the fencing epoch of every scope written (another instance may have claimed it), and bump
+   its version (a read-ahead of it is then known to be stale: daemon/runtime/readahead.py);
 2. upsert dirty entities, aggregate cells and 双随机 marks as absolute values, and add the deltas of
    days before the resident window (held in the store only) to their rows;
 3. upsert the next offset of every topic-partition in the scope;
@@ -27,8 +28,10 @@ from daemon.store.protocol import SCHEMA_VERSION, EntryQuery, FencedError, Store
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS svmon_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # epoch fences out a previous owner (bumped by each claim); version counts the checkpoints that
+    # wrote the scope, so that rows read without a claim can be checked (daemon/runtime/readahead.py).
     "CREATE TABLE IF NOT EXISTS svmon_owners (scope TEXT NOT NULL, part INTEGER NOT NULL,"
-    " epoch INTEGER NOT NULL, PRIMARY KEY (scope, part))",
+    " epoch INTEGER NOT NULL, version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (scope, part))",
     "CREATE TABLE IF NOT EXISTS svmon_offsets (topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
     # Keyed by scope and partition too: a message whose Kafka key differs from its entity key lands in
@@ -111,6 +114,8 @@ _MARK_UNLISTED = (
     "INSERT INTO svmon_meta (name, value) SELECT 'unlisted:' || scope || ':' || part, '1'"
     " FROM svmon_owners WHERE true ON CONFLICT (name) DO NOTHING"
 )
+_ADD_VERSION = "ALTER TABLE svmon_owners ADD COLUMN version BIGINT NOT NULL DEFAULT 0"
+_BUMP_VERSION = "UPDATE svmon_owners SET version = version + 1 WHERE scope = ? AND part = ?"
 _DELETE_META = "DELETE FROM svmon_meta WHERE name = ?"
 _UPSERT_META = (
     "INSERT INTO svmon_meta (name, value) VALUES (?, ?)"
@@ -214,6 +219,9 @@ class SqlStore:
                 # so that whichever daemon restores it next rebuilds its entries (docs/operations.md).
                 if stored < 4:
                     self._execute(_MARK_UNLISTED)
+                # 4 -> 5: the scope versions. Every scope starts at 0; the first checkpoint makes it 1.
+                if not self._has_column("svmon_owners", "version"):
+                    self._execute(_ADD_VERSION)
                 # The version keeps an older svmon, which cannot read the new rows, away.
                 self._execute(_UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
                 self.migrated_from = stored
@@ -230,6 +238,11 @@ class SqlStore:
         except Exception as exc:
             self._rollback()
             raise StoreError(f"cannot prepare the store {self.url}: {exc}") from exc
+
+    def _has_column(self, table: str, column: str) -> bool:
+        cursor = self._execute(f"SELECT * FROM {table} WHERE false")  # noqa: S608 - a constant table name
+        cursor.fetchall()
+        return column in {description[0] for description in cursor.description}
 
     # --- ownership and restore --------------------------------------------------------------------
 
@@ -248,6 +261,13 @@ class SqlStore:
         except Exception as exc:
             self._rollback()
             raise StoreError(f"cannot claim {scope}/{partition} in {self.url}: {exc}") from exc
+
+    def version(self, scope: str, partition: int) -> int:
+        rows = self._read("SELECT version FROM svmon_owners WHERE scope = ? AND part = ?", (scope, partition))
+        return int(rows[0][0]) if rows else 0
+
+    def scopes(self) -> list[ScopeId]:
+        return [(str(scope), int(part)) for scope, part in self._read("SELECT scope, part FROM svmon_owners")]
 
     def load(self, scope: str, partition: int, first_day: int | None) -> StoredScope:
         stored = StoredScope()
@@ -379,6 +399,7 @@ class SqlStore:
                         f" (epoch {None if row is None else row[0]}, ours {expected})",
                         change.scope_id,
                     )
+            self._executemany(_BUMP_VERSION, [change.scope_id for change in changes])
             self._executemany(_UPSERT_ENTITY, entity_rows)
             self._executemany(_UPSERT_AGGREGATE, aggregate_rows)
             self._executemany(_UPSERT_MARK, mark_rows)

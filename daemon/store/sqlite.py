@@ -14,13 +14,16 @@ __all__ = ["SQLITE", "SQLITE_OPEN_TIMEOUT_S", "open_sqlite"]
 # Connections run in autocommit mode (isolation_level=None): a checkpoint opens its own
 # transaction, BEGIN IMMEDIATE, which takes the write lock at once and so holds every rival
 # writer off until COMMIT; a reader never holds a write lock.
-# 64 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's B-trees,
-# and with the default most of those pages come back from the OS each time.
-_CACHE = "PRAGMA cache_size=-65536"
+# 8 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's B-trees.
+# More does not pay: the pages it would keep are in the OS's cache anyway, and reading one from
+# there is cheap next to encoding the row. With 64 MiB the bench's run of 1,000,000 messages ended
+# with the whole 64 MiB allocated (peak RSS 250-253 MiB); with 8 MiB it peaked at 189-193 MiB and
+# was no slower (checkpoints 19.4-20.6 s in total against 20.6-21.6 s; 16 MiB: 200 MiB).
+_CACHE = "PRAGMA cache_size=-8192"
 # Restoring a scope reads its resident rows once, spread over the whole entity table: cached, those
 # pages would only evict the checkpoints' and grow the process. With 100,000 of 1,000,000 events
-# open they filled the 64 MiB cache (peak RSS at ready 229 -> 169 MiB, and ~0.5 s less CPU spent
-# allocating it; bench/throughput.py, restart phase). So a restore reads through a 2 MiB cache and
+# open they filled the cache (then 64 MiB: peak RSS at ready 229 -> 169 MiB, and ~0.5 s less CPU
+# spent allocating it; bench/throughput.py, restart phase). So a restore reads through a 2 MiB cache and
 # then sets the size back, which allocates nothing until checkpoints need pages; the file stays
 # in the OS's cache. Not mmap_size: mapped pages count in the process's RSS as they are read.
 _RESTORE_CACHE = "PRAGMA cache_size=-2048"

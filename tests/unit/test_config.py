@@ -342,7 +342,7 @@ def test_table_has_one_row_per_setting() -> None:
         return keys
 
     assert yaml_keys == leaves(masked_dump(load_settings()))
-    assert len(rows) == 47
+    assert len(rows) == 48
     assert "| `SVMON_KAFKA__TOPICS__DLQ` | `kafka.topics.dlq` | string | `svmon.dlq` |" in table
     assert "| `SVMON_STORE__URL` | `store.url` |" in table
     assert "`SVMON_KAFKA__SASL_PASSWORD`" in table

@@ -127,7 +127,7 @@ def test_a_restore_hands_the_page_cache_back_to_the_checkpoints(tmp_path: Path) 
         store._execute = execute  # type: ignore[method-assign]
         store.load("events", 0, None)
         assert seen == [-2048]
-        assert store._execute("PRAGMA cache_size").fetchone()[0] == before == -65536
+        assert store._execute("PRAGMA cache_size").fetchone()[0] == before == -8192
     finally:
         store.close()
 
@@ -277,6 +277,30 @@ def test_a_rule_change_between_runs_leaves_the_aggregates_consistent(
     counts = report_counts(second.store, second.rules, *EVERYTHING, INGESTED.timestamp())
     assert on_time not in counts
     assert all(numerator <= denominator for numerator, denominator in counts.values())
+
+
+def test_a_version_4_store_gets_scope_versions_that_checkpoints_bump(
+    store_url: str, engines: list[Engine]
+) -> None:
+    """Schema 5 adds svmon_owners.version: an older store's scopes start at 0, its next checkpoint
+    makes the written scope 1 (what a read-ahead is checked against)."""
+    writer = _engine(store_url)
+    dlq = FakeDlq()
+    writer.process([_message(records.event("E1", "created", START), 0)], dlq)
+    writer.checkpoint(dlq)
+    assert isinstance(writer.store, SqlStore)
+    writer.store._execute("ALTER TABLE svmon_owners DROP COLUMN version")
+    writer.store._execute("UPDATE svmon_meta SET value = '4' WHERE name = 'schema_version'")
+    writer.store._connection.commit()
+    writer.store.close()
+    reader = _engine(store_url)
+    engines.append(reader)
+    assert reader.store.migrated_from == 4
+    assert reader.store.version("events", 0) == 0
+    assert reader.states[("events", 0)].entities.keys() == {"event:E1"}
+    reader.process([_message(records.event("E2", "created", START), 1)], dlq)
+    reader.checkpoint(dlq)
+    assert reader.store.version("events", 0) == 1
 
 
 # --- SQLite only ------------------------------------------------------------------------------------
