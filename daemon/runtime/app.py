@@ -34,12 +34,13 @@ from daemon.exposition.registry import metrics_registry
 from daemon.exposition.webconfig import load_web_config
 from daemon.reports.api import ReadApi
 from daemon.runtime.checkpointer import Backoff, Checkpointer
+from daemon.runtime.collector import GC_THRESHOLDS, collector_paused, tune_gc
 from daemon.runtime.dlq import DlqProducer
 from daemon.runtime.engine import DlqSink, Engine
 from daemon.runtime.membership import Membership
 from daemon.runtime.monitor import LoopWatch, ProbeThread, probe_settings
 from daemon.runtime.probe import broker_problem
-from daemon.runtime.readahead import ReadAhead, collector_paused
+from daemon.runtime.readahead import ReadAhead
 from daemon.runtime.readiness import Owner, Readiness
 from daemon.runtime.source import KafkaSource, Source
 from daemon.store import SCHEMA_VERSION, Store, open_store
@@ -261,14 +262,6 @@ class App:
         return snapshot
 
 
-# CPython collects generation 0 every 700 net allocations. svmon allocates dozens of short-lived
-# objects per message (a validated record, dicts, tuples) and keeps its long-lived state in older
-# generations; nearly nothing it allocates forms a reference cycle, so reference counting frees it
-# anyway. At the default the collector alone cost ~8 us per message (bench/throughput.py, engine
-# phase: 37 -> 29 us/msg); every 50,000 allocations it still collects the rare cycle promptly.
-GC_THRESHOLDS = (50_000, 10, 10)
-
-
 def restore_without_collecting(membership: Membership) -> None:
     """Restore the pending partitions (:meth:`Membership.restore_pending`) with the cyclic garbage
     collector paused, then move what survived out of its sight (``gc.freeze``).
@@ -289,13 +282,6 @@ def restore_without_collecting(membership: Membership) -> None:
         membership.restore_pending()
     if not membership.pending:
         gc.freeze()
-
-
-def tune_gc() -> tuple[int, int, int]:
-    """Apply :data:`GC_THRESHOLDS` to this process; returns the thresholds it replaced."""
-    previous = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    return previous
 
 
 def run(settings: Settings) -> int:

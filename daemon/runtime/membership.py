@@ -5,7 +5,8 @@ keep their work short. On assignment they only pause the new partitions and note
 the consumer loop then reads their stored offsets, seeks, restores their scopes from the store and
 resumes them (:meth:`Membership.restore_pending`), where a store failure is handled instead of
 surfacing from ``poll()``. A read-ahead (``daemon.runtime.readahead``), when there is one, is waited
-for first: what it read is taken by the restore where it is still current. On revoke the scopes are checkpointed, then released in ``finally``.
+for first: what it read is taken by the restore where it is still current. On revoke the scopes are
+checkpointed, then released in ``finally``.
 """
 
 from __future__ import annotations

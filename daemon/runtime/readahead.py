@@ -17,48 +17,19 @@ restored what it was given (:meth:`Engine.drop_read_ahead`).
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import structlog
 
 from daemon.exceptions import StoreError
+from daemon.runtime.collector import collector_paused
 from daemon.runtime.engine import Engine
 from daemon.store import open_store
 
-__all__ = ["ReadAhead", "collector_paused"]
+__all__ = ["ReadAhead"]
 
 log = structlog.get_logger("svmon.readahead")
-
-_paused = 0
-_was_enabled = False
-_pause_lock = threading.Lock()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the block, on again when the last such block ends.
-
-    A restore allocates only objects that live on and form no cycles (``restore_without_collecting``
-    in ``daemon.runtime.app``); with a read-ahead thread and the loop's restore overlapping, a
-    plain ``gc.disable()``/``gc.enable()`` pair in each would switch it back on under the other.
-    """
-    global _paused, _was_enabled  # noqa: PLW0603 - one process-wide collector
-    with _pause_lock:
-        if _paused == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _paused -= 1
-            if _paused == 0 and _was_enabled:
-                gc.enable()
 
 
 class ReadAhead:

@@ -6,7 +6,6 @@ checkpoint by anyone in between, or during the read, makes the scope be read aga
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from daemon.core.prepare import Message
 from daemon.runtime.engine import Engine
-from daemon.runtime.readahead import ReadAhead, collector_paused
+from daemon.runtime.readahead import ReadAhead
 from daemon.store import open_store
 from daemon.store.sql import SqlStore
 from tests import records
@@ -189,12 +188,3 @@ def test_a_store_that_cannot_be_opened_leaves_the_restore_to_the_assignment(
     blocked.write_text("")
     ReadAhead(member, f"sqlite:///{blocked}/state.db", threading.Event()).start().wait()
     assert member.read_ahead_state(EVENTS) is None
-
-
-def test_overlapping_pauses_switch_the_collector_back_on_only_at_the_last() -> None:
-    assert gc.isenabled()
-    with collector_paused():
-        with collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
