@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,23 +20,18 @@ from daemon.store import open_store
 from daemon.store.sql import SqlStore
 from tests import records
 from tests.records import INGESTED, FakeDlq
+from tests.unit.test_store_sqlite import engines
 
 STAMP = int(INGESTED.timestamp() * 1000)
 START = records.at(date(2023, 3, 1))
 EVENTS = ("events", 0)
 
+__all__ = ["engines"]  # the fixture, shared with the store tests
+
 
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/state.db"
-
-
-@pytest.fixture
-def engines() -> Iterator[list[Engine]]:
-    opened: list[Engine] = []
-    yield opened
-    for engine in opened:
-        engine.store.close()
 
 
 def _message(record: dict[str, object], offset: int, partition: int = 0) -> Message:
@@ -63,6 +57,13 @@ def _written(url: str, engines: list[Engine], events: int, partition: int = 0) -
     return owner
 
 
+def _stored(url: str, engines: list[Engine], events: int, partition: int = 0) -> None:
+    """The same, by an owner that has stopped since (a restart's store)."""
+    owner = _written(url, engines, events, partition)
+    owner.store.close()
+    engines.remove(owner)
+
+
 def _read_ahead(url: str, engine: Engine) -> int:
     store = open_store(url)
     try:
@@ -80,9 +81,7 @@ def test_a_scope_unchanged_since_it_was_read_ahead_is_used_as_read(
     store_url: str, engines: list[Engine]
 ) -> None:
     """Claimed later, the scope read ahead is the state restored: same object, same content."""
-    owner = _written(store_url, engines, 3)
-    owner.store.close()
-    engines.remove(owner)
+    _stored(store_url, engines, 3)
     restarted = _engine(store_url, engines)
     assert _read_ahead(store_url, restarted) == 1
     ahead = restarted.read_ahead_state(EVENTS)
@@ -134,9 +133,7 @@ def test_a_checkpoint_during_the_read_ahead_discards_what_was_read(
 def test_scopes_not_assigned_are_dropped_after_the_restore(store_url: str, engines: list[Engine]) -> None:
     """Only the assigned scopes are kept; the rest of what was read ahead is let go."""
     for partition in (0, 1):
-        done = _written(store_url, engines, 1, partition)
-        done.store.close()
-        engines.remove(done)
+        _stored(store_url, engines, 1, partition)
     member = _engine(store_url, engines)
     assert _read_ahead(store_url, member) == 2
     member.open_scope(("events", 1))
@@ -147,9 +144,7 @@ def test_scopes_not_assigned_are_dropped_after_the_restore(store_url: str, engin
 
 def test_scopes_of_streams_not_configured_are_not_read(store_url: str, engines: list[Engine]) -> None:
     """A store shared with another configuration holds scopes this one never consumes."""
-    done = _written(store_url, engines, 1)
-    done.store.close()
-    engines.remove(done)
+    _stored(store_url, engines, 1)
     with sqlite3.connect(store_url.removeprefix("sqlite:///")) as connection:
         connection.execute("INSERT INTO svmon_owners (scope, part, epoch) VALUES ('elsewhere', 0, 1)")
     member = _engine(store_url, engines)
@@ -160,7 +155,7 @@ def test_every_checkpoint_bumps_the_versions_of_the_scopes_it_writes(
     store_url: str, engines: list[Engine]
 ) -> None:
     owner = _written(store_url, engines, 1)
-    _written(store_url, engines, 1, partition=1).store.close()
+    _stored(store_url, engines, 1, partition=1)
     before = owner.store.version("events", 0), owner.store.version("events", 1)
     dlq = FakeDlq()
     owner.process([_message(records.event("E-next", "created", START), 1)], dlq)
@@ -172,9 +167,7 @@ def test_every_checkpoint_bumps_the_versions_of_the_scopes_it_writes(
 def test_the_thread_reads_ahead_and_wait_returns_once_it_is_done(
     store_url: str, engines: list[Engine]
 ) -> None:
-    done = _written(store_url, engines, 2)
-    done.store.close()
-    engines.remove(done)
+    _stored(store_url, engines, 2)
     member = _engine(store_url, engines)
     ReadAhead(member, store_url, threading.Event()).start().wait()
     assert member.read_ahead_state(EVENTS) is not None
