@@ -22,6 +22,8 @@ from bench.phases.svmon import GroupRun, Profiled, Ready, Restart, SvmonRun
 # ready at most 10 s after a restart.
 TARGET_RATIO = 0.6
 TARGET_RESTART_S = 10.0
+# Issue 15's target for a restart with 1,000,000 events stored (the large store of the restart phase).
+TARGET_LARGE_RESTART_S = 3.0
 _FULL_SIZE = 1_000_000  # messages, and events in the store: what the targets are stated for
 
 Row = tuple[str, str, str]  # figure, value, note
@@ -430,7 +432,7 @@ def _restart_rows(f: dict[str, Any]) -> list[Row]:
         ),
     ]
     if "large_restart_ready_s" in f:
-        verdict = "meets" if f["large_restart_ready_s"] <= TARGET_RESTART_S else "misses"
+        verdict = "meets" if f["large_restart_ready_s"] <= TARGET_LARGE_RESTART_S else "misses"
         rows += [
             (
                 "store built in-process",
@@ -441,7 +443,7 @@ def _restart_rows(f: dict[str, Any]) -> list[Row]:
             (
                 "restart to ready, that store",
                 _fmt(f["large_restart_ready_s"], "s", ".2f"),
-                f"target ≤ {TARGET_RESTART_S:.0f} s ({verdict});"
+                f"target ≤ {TARGET_LARGE_RESTART_S:.0f} s ({verdict});"
                 f" RSS {_fmt(f['large_restart_rss_mib'], 'MiB', '.0f')}",
             ),
         ]

@@ -19,7 +19,7 @@ from daemon.core.calendar import WorkingCalendar
 from daemon.core.prepare import Message, Pipeline
 from daemon.core.timeutil import SHANGHAI
 from daemon.exposition.counters import FlowCounters
-from daemon.runtime.app import tune_gc
+from daemon.runtime.collector import tune_gc
 from daemon.runtime.engine import Engine
 from daemon.store import open_store
 from daemon.tools.broker import TansuBroker
