@@ -206,6 +206,8 @@ def _scaling_figures(r: Results) -> list[dict[str, Any]]:
                 "peak_rss_mib": None if run.peak_rss_mib is None else round(run.peak_rss_mib, 3),
                 # CPU time, start-up included: what the machine's load moves least (the 3M run is long)
                 "cpu_us_per_msg": None if run.cpu_us_per_msg is None else round(run.cpu_us_per_msg, 3),
+                # the checkpoints' share, from /metrics: does the store's growth make them dearer?
+                "checkpoint_us_per_msg": round(1e6 * run.checkpoint_seconds / run.messages, 3),
                 "store_events": events,
                 "store_events_resident": resident,
             }
@@ -524,7 +526,8 @@ def _scaling_rows(f: dict[str, Any]) -> list[Row]:
             f"svmon at {size['messages']:,} msgs, after 1st ckpt",
             _fmt(size["us_per_msg_after_first_checkpoint"], "µs/msg", ".1f"),
             f"{size['us_per_msg']:.1f} start to caught up;"
-            f" CPU {_fmt(size['cpu_us_per_msg'], 'µs/msg', '.1f')}; raw after 1st msg"
+            f" CPU {_fmt(size['cpu_us_per_msg'], 'µs/msg', '.1f')};"
+            f" checkpoints {size['checkpoint_us_per_msg']:.1f}; raw after 1st msg"
             f" {size['raw_us_per_msg_after_first_message']:.1f} (ratio {ratio(size)});"
             f" RSS {_fmt(size['peak_rss_mib'], 'MiB')};"
             f" {size['store_events']:,} events stored, {size['store_events_resident']:,} resident",
