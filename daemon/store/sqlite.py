@@ -15,10 +15,11 @@ __all__ = ["SQLITE", "SQLITE_OPEN_TIMEOUT_S", "open_sqlite"]
 # transaction, BEGIN IMMEDIATE, which takes the write lock at once and so holds every rival
 # writer off until COMMIT; a reader never holds a write lock.
 # 8 MiB of page cache instead of 2: a checkpoint upserts rows all over the entity table's B-trees.
-# More does not pay: the pages it would keep are in the OS's cache anyway, and reading one from
-# there is cheap next to encoding the row. With 64 MiB the bench's run of 1,000,000 messages ended
-# with the whole 64 MiB allocated (peak RSS 250-253 MiB); with 8 MiB it peaked at 189-193 MiB and
-# was no slower (checkpoints 19.4-20.6 s in total against 20.6-21.6 s; 16 MiB: 200 MiB).
+# With 64 MiB the bench's run of 1,000,000 messages ended with the whole 64 MiB allocated (peak RSS
+# 250-253 MiB); with 8 MiB it peaked at 189-193 MiB and was no slower (checkpoints 19.4-20.6 s in
+# total against 20.6-21.6 s; 16 MiB: 200 MiB), the pages being in the OS's cache anyway. On a
+# store three times that size (3M messages) more cache does pay: 64 MiB made the checkpoints 26.4
+# -> 21.7 us/msg at a peak RSS of 316 MiB instead of 255; a cache sized to the store is open work.
 _CACHE = "PRAGMA cache_size=-8192"
 # Restoring a scope reads its resident rows once, spread over the whole entity table: cached, those
 # pages would only evict the checkpoints' and grow the process. With 100,000 of 1,000,000 events
