@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.dataset import GROUP_TIMINGS, Partition, Topics
+from bench.host import stop_process
 from daemon.core.state.entities import EVENT
 from daemon.tools.broker import free_port
 
@@ -92,15 +92,8 @@ class Svmon:
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM (finish the batch, checkpoint), SIGKILL after ``timeout``; safe to call twice."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout)
 
 
 def metric_sums(text: str, names: set[str]) -> dict[str, float]:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -55,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.dataset import GROUP_TIMINGS, Partition, Topics, unique_group
-from bench.host import cpu_seconds, peak_rss_mib, wait_until
+from bench.host import cpu_seconds, peak_rss_mib, stop_process, wait_until
 from daemon.config import Settings
 from daemon.tools.broker import TansuBroker
 
@@ -164,9 +163,9 @@ def run_quix(
         rss = peak_rss_mib(process.pid)
         cpu = cpu_seconds(process.pid)
         committed = _wait_for_commit(broker, group, ends, done["started"], lambda: _alive(process, log_path))
-        _stop(process)
+        stop_process(process)
     finally:
-        _stop(process, 10)
+        stop_process(process, 10)
     return QuixRun(
         version=done["version"],
         messages=config["expected"],
@@ -255,18 +254,6 @@ def _wait_for_commit(
     finally:
         admin.close()
     return None
-
-
-def _stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """SIGTERM (Quix stops its loop and commits), SIGKILL after ``timeout``; safe to call twice."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # --- the child: the Quix application ----------------------------------------------------------

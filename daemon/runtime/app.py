@@ -34,7 +34,7 @@ from daemon.exposition.registry import metrics_registry
 from daemon.exposition.webconfig import load_web_config
 from daemon.reports.api import ReadApi
 from daemon.runtime.checkpointer import Backoff, Checkpointer
-from daemon.runtime.collector import GC_THRESHOLDS, collector_paused, tune_gc
+from daemon.runtime.collector import collector_paused, tune_gc
 from daemon.runtime.dlq import DlqProducer
 from daemon.runtime.engine import DlqSink, Engine
 from daemon.runtime.membership import Membership
@@ -46,7 +46,7 @@ from daemon.runtime.source import KafkaSource, Source
 from daemon.store import SCHEMA_VERSION, Store, open_store
 from schemas.registry import load_registry
 
-__all__ = ["GC_THRESHOLDS", "App", "restore_without_collecting", "run", "tune_gc"]
+__all__ = ["App", "restore_without_collecting", "run"]
 
 log = structlog.get_logger("svmon.app")
 
@@ -269,12 +269,13 @@ def restore_without_collecting(membership: Membership) -> None:
     A restore allocates objects that all live on (the resident entities, their slots and shares:
     ~365,000 tracked ones at 100,000 open events) and form no reference cycles, so collecting while
     they are built only walks the growing heap again and again (0.2-0.4 s of a 1.5 s restore, with
-    :data:`GC_THRESHOLDS`). Frozen, they are never walked again: not by the collection that would
-    otherwise follow at once over everything allocated during the pause (0.18 s), nor by every full
-    collection after. They are still freed by reference counting when a scope is dropped (a
-    ``PartitionState`` holds no cycle). What the pause leaves is whatever cyclic garbage other threads
-    made meanwhile, a few objects, kept for good: a restore collected none of its own. A restore that
-    failed (the store away) freezes nothing: retried every pass, it would keep its garbage for good.
+    :data:`daemon.runtime.collector.GC_THRESHOLDS`). Frozen, they are never walked again: not by the
+    collection that would otherwise follow at once over everything allocated during the pause
+    (0.18 s), nor by every full collection after. They are still freed by reference counting when a
+    scope is dropped (a ``PartitionState`` holds no cycle). What the pause leaves is whatever cyclic
+    garbage other threads made meanwhile, a few objects, kept for good: a restore collected none of
+    its own. A restore that failed (the store away) freezes nothing: retried every pass, it would
+    keep its garbage for good.
     """
     if not membership.pending:
         return

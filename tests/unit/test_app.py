@@ -16,6 +16,7 @@ from daemon.exceptions import SourceError
 from daemon.exposition.counters import FlowCounters
 from daemon.runtime import app as app_module
 from daemon.runtime.app import App, Kafka
+from daemon.runtime.collector import GC_THRESHOLDS
 from daemon.runtime.membership import Membership
 from daemon.runtime.monitor import ProbeThread
 from daemon.runtime.readiness import Owner
@@ -99,8 +100,8 @@ def test_svmon_run_collects_garbage_at_the_daemons_thresholds(monkeypatch: pytes
         assert app_module.run(Settings()) == 0
     finally:
         gc.set_threshold(*previous)
-    assert seen == [app_module.GC_THRESHOLDS]
-    assert previous != app_module.GC_THRESHOLDS
+    assert seen == [GC_THRESHOLDS]
+    assert previous != GC_THRESHOLDS
 
 
 class _Restoring:
