@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -146,6 +146,17 @@ class Dialect:
     after_restore: tuple[str, ...] = ()
 
 
+class AfterCheckpoint(Protocol):
+    """Work a dialect has done after each committed checkpoint, off the checkpointing thread
+    (SQLite copies its write-ahead log back into the database file: ``daemon.store.sqlite``)."""
+
+    def checkpointed(self) -> None:
+        """A checkpoint was committed; returns at once."""
+
+    def close(self) -> None:
+        """Finish and stop (the store is closing)."""
+
+
 def _dumps(value: Any) -> str:
     # orjson: the same compact JSON as the standard library's, ~6x faster; a checkpoint encodes every
     # dirty entity, so this is a measurable share of the per-message cost (bench/throughput.py).
@@ -155,11 +166,18 @@ def _dumps(value: Any) -> str:
 class SqlStore:
     """A :class:`daemon.store.protocol.Store` over a DB-API connection (sqlite3 or psycopg)."""
 
-    def __init__(self, url: str, connect: Callable[[], Any], dialect: Dialect) -> None:
+    def __init__(
+        self,
+        url: str,
+        connect: Callable[[], Any],
+        dialect: Dialect,
+        after_checkpoint: AfterCheckpoint | None = None,
+    ) -> None:
         self.url = url
         self._connect = connect
         self._current: Any = connect()
         self._dialect = dialect
+        self._after_checkpoint = after_checkpoint
         self.migrated_from: int | None = None  # the schema version this open upgraded, if any
         self._prepare_schema()
 
@@ -174,6 +192,11 @@ class SqlStore:
             except Exception as exc:
                 raise StoreError(f"cannot reconnect to the store {self.url}: {exc}") from exc
         return self._current
+
+    @property
+    def after_checkpoint(self) -> AfterCheckpoint | None:
+        """What runs after each committed checkpoint (SQLite's WAL copier), if anything."""
+        return self._after_checkpoint
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -367,8 +390,8 @@ class SqlStore:
             delta_rows.extend((scope, part, *key, n, d) for key, n, d in change.aggregate_deltas)
             mark_delta_rows.extend((scope, part, code, day, count) for code, day, count in change.mark_deltas)
             offset_rows.extend((topic, part, offset) for topic, offset in change.offsets)
+            unlisted.extend((scope, part, owner) for owner in change.replaced)
             for owner, entries in change.listed:
-                unlisted.append((scope, part, owner))
                 listed.extend(
                     (
                         scope,
@@ -417,6 +440,8 @@ class SqlStore:
         except Exception as exc:
             self._rollback()
             raise StoreError(f"checkpoint to {self.url} failed: {exc}") from exc
+        if self._after_checkpoint is not None:
+            self._after_checkpoint.checkpointed()
 
     # --- health and reading -----------------------------------------------------------------------
 
@@ -429,6 +454,8 @@ class SqlStore:
             raise StoreError(f"store {self.url} unreachable: {exc}") from exc
 
     def close(self) -> None:
+        if self._after_checkpoint is not None:
+            self._after_checkpoint.close()
         if self._current is not None:
             with suppress(Exception):
                 self._current.close()

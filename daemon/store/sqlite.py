@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import structlog
 
 from daemon.exceptions import StoreError
 from daemon.store.sql import EPOCH_QUERY, Dialect, SqlStore
 
-__all__ = ["SQLITE", "SQLITE_OPEN_TIMEOUT_S", "open_sqlite"]
+__all__ = ["SQLITE", "SQLITE_OPEN_TIMEOUT_S", "WalCopier", "open_sqlite"]
+
+log = structlog.get_logger("svmon.store")
 
 # Connections run in autocommit mode (isolation_level=None): a checkpoint opens its own
 # transaction, BEGIN IMMEDIATE, which takes the write lock at once and so holds every rival
@@ -53,10 +59,91 @@ def _connect_once(target: Path) -> sqlite3.Connection:
         # transactions, which then replay from Kafka because offsets roll back with them.
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute(_CACHE)
+        # The store's own connection never copies the WAL back into the database file itself:
+        # WalCopier does, on a thread of its own (below).
+        connection.execute("PRAGMA wal_autocheckpoint=0")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+class WalCopier:
+    """Copies the write-ahead log back into the database file after each checkpoint, on a thread.
+
+    SQLite's own "auto-checkpoint" does this inside the COMMIT that fills the WAL past 1,000 pages:
+    with the state lock held, on the consumer's thread, and with two fsyncs. In the bench's
+    engine-only run of 1,000,000 messages that was 5.3 of the 5.9 s the COMMITs took (1.2 s
+    without it). Here a thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)``
+    once a checkpoint has committed: PASSIVE never waits for or blocks the writer or readers, and
+    sqlite3 lets go of the GIL while it runs. A crash at any point loses nothing: the WAL stays
+    valid until its frames are copied, and the next open recovers it.
+
+    The thread starts with the first checkpoint (a store opened to read never starts it). If a
+    pass fails, the next checkpoint's signal tries again on a new connection.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._due = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._passes = 0
+        self._done = threading.Condition(self._lock)
+
+    @property
+    def passes(self) -> int:
+        """Copies finished so far (tests, logs)."""
+        with self._lock:
+            return self._passes
+
+    def checkpointed(self) -> None:
+        if self._stop.is_set():
+            return
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="svmon-wal-copier", daemon=True)
+            self._thread.start()
+        self._due.set()
+
+    def wait_for(self, passes: int, timeout: float) -> bool:
+        """Wait until ``passes`` copies have finished; False if ``timeout`` seconds pass first."""
+        with self._done:
+            return self._done.wait_for(lambda: self._passes >= passes, timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._due.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stop.is_set():
+                    return
+                try:
+                    if connection is None:
+                        connection = self._connect()
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except (sqlite3.Error, StoreError) as exc:
+                    log.warning(
+                        "copying the WAL into the store failed; retried after the next checkpoint",
+                        error=str(exc),
+                    )
+                    if connection is not None:
+                        connection.close()
+                        connection = None
+                    continue
+                with self._done:
+                    self._passes += 1
+                    self._done.notify_all()
+        finally:
+            if connection is not None:
+                connection.close()
 
 
 def open_sqlite(url: str, path: str) -> SqlStore:
@@ -78,4 +165,4 @@ def open_sqlite(url: str, path: str) -> SqlStore:
                 raise StoreError(f"cannot open SQLite store {url}: {exc}") from exc
             time.sleep(0.05)
 
-    return SqlStore(url, connect, SQLITE)
+    return SqlStore(url, connect, SQLITE, WalCopier(connect))

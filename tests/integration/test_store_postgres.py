@@ -27,6 +27,7 @@ from tests.unit.test_store_sqlite import (
     test_closed_entities_are_fetched_back_by_key,
     test_engine_drops_a_fenced_scope_and_checkpoints_the_rest,
     test_failed_checkpoint_writes_nothing_and_keeps_rows_dirty,
+    test_list_entries_are_replaced_after_a_restart_and_only_inserted_for_new_entities,
     test_reports_read_every_partition,
     test_same_entity_in_two_partitions_keeps_both_copies,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "test_closed_entities_are_fetched_back_by_key",
     "test_engine_drops_a_fenced_scope_and_checkpoints_the_rest",
     "test_failed_checkpoint_writes_nothing_and_keeps_rows_dirty",
+    "test_list_entries_are_replaced_after_a_restart_and_only_inserted_for_new_entities",
     "test_reports_read_every_partition",
     "test_same_entity_in_two_partitions_keeps_both_copies",
 ]

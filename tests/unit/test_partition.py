@@ -105,7 +105,7 @@ def test_dirty_rows_are_tracked_and_dirty_entities_are_not_evicted() -> None:
     assert state.dirty.entities == {"event:E1"}
     assert state.dirty.aggregates
     assert state.evict_closed() == 0
-    state.dirty.clear()
+    state.committed(state.changes())
     assert state.evict_closed() == 1
     assert state.missing(["event:E1"]) == ["event:E1"]
 
@@ -116,7 +116,7 @@ def test_eviction_finds_closed_entities_that_were_loaded_or_changed_only() -> No
     created, handled = records.event("E1", "created", START), records.event("E1", "handled", START)
     _apply(state, created, handled, records.event("E2", "created", START))
     stored = state.entities["event:E1"].to_json()  # what the checkpoint writes
-    state.dirty.clear()
+    state.committed(state.changes())
     assert state.evict_closed() == 1
     assert state.missing(["event:E1", "event:E2"]) == ["event:E1"]
     state.adopt(Entity.from_json("event:E1", stored))  # the engine loads it for a late record...

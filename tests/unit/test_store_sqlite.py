@@ -26,6 +26,7 @@ from daemon.runtime.engine import Engine
 from daemon.store import SqlStore, open_store
 from daemon.store import sql as sql_module
 from daemon.store.protocol import SCHEMA_VERSION, FencedError
+from daemon.store.sqlite import WalCopier
 from tests import records
 from tests.records import INGESTED, FakeDlq
 
@@ -153,6 +154,73 @@ def test_closed_entities_are_fetched_back_by_key(store_url: str, engines: list[E
     day = START.date().toordinal()
     assert share == [[day, "event_on_time_rate", records.DEPARTMENT_CODES[0], "330200", 1, 1]]
     assert engine.store.fetch("events", 1, ["event:E1"]) == []
+
+
+def test_list_entries_are_replaced_after_a_restart_and_only_inserted_for_new_entities(
+    store_url: str, engines: list[Engine]
+) -> None:
+    """A new entity's entries are inserted without deleting (it has none stored); one restored
+    from the store has its stored entries replaced, so a handled event leaves the open list."""
+    first = _engine(store_url)
+    engines.append(first)
+    dlq = FakeDlq()
+    first.process([_message(records.event("E1", "created", START), 0)], dlq)
+    changes = first.states[("events", 0)].changes()
+    assert changes is not None
+    assert [owner for owner, entries in changes.listed if entries] == ["event:E1"]
+    assert changes.replaced == []  # new: nothing stored to delete
+    first.checkpoint(dlq)
+    assert _open_list(store_url, first) == (1, False)
+    second = _engine(store_url)  # restored: the store holds entries of it
+    engines.append(second)
+    second.process([_message(records.event("E1", "handled", START + timedelta(days=1)), 1)], dlq)
+    changes = second.states[("events", 0)].changes()
+    assert changes is not None
+    assert changes.replaced == ["event:E1"]
+    second.checkpoint(dlq)
+    assert _open_list(store_url, second) == (0, False)
+
+
+def test_the_wal_is_copied_into_the_database_file_by_a_thread_not_by_the_commit(tmp_path: Path) -> None:
+    """A checkpoint's COMMIT leaves its pages in the WAL; the copier thread moves them into the
+    database file afterwards, and the next open reads them all the same."""
+    path = tmp_path / "state.db"
+    engine = _engine(f"sqlite:///{path}")
+    dlq = FakeDlq()
+    assert isinstance(engine.store, SqlStore)
+    copier = engine.store.after_checkpoint
+    assert isinstance(copier, WalCopier)
+    assert copier.passes == 0
+    size_before = path.stat().st_size
+    engine.process([_message(records.event(f"E{n}", "created", START), n) for n in range(2000)], dlq)
+    engine.checkpoint(dlq)
+    assert copier.wait_for(1, timeout=30)
+    assert path.stat().st_size > size_before  # the pages reached the database file
+    engine.store.close()
+    reopened = _engine(f"sqlite:///{path}")
+    try:
+        assert len(reopened.states[("events", 0)].entities) == 2000
+    finally:
+        reopened.store.close()
+
+
+def test_the_store_connection_leaves_the_wal_to_the_copier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the copier the database file does not grow, even past the 1,000 pages of WAL at
+    which SQLite's own COMMIT would have copied them."""
+    path = tmp_path / "state.db"
+    monkeypatch.setattr(WalCopier, "checkpointed", lambda self: None)
+    engine = _engine(f"sqlite:///{path}")
+    dlq = FakeDlq()
+    size_before = path.stat().st_size
+    for start in range(0, 12_000, 2000):
+        batch = range(start, start + 2000)
+        engine.process([_message(records.event(f"E{n}", "created", START), n) for n in batch], dlq)
+        engine.checkpoint(dlq)
+    assert (tmp_path / "state.db-wal").stat().st_size > 1000 * 4096
+    assert path.stat().st_size == size_before
+    engine.store.close()
 
 
 def test_same_entity_in_two_partitions_keeps_both_copies(store_url: str, engines: list[Engine]) -> None:

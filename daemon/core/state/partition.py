@@ -54,6 +54,10 @@ class Changes:
     #: (owner, its entries now): every stored entry of the owner (an entity key, or a keyless
     #: message's coordinates) is replaced by these; an empty list removes the owner's entries.
     listed: list[tuple[str, list[Entry]]] = field(default_factory=list)
+    #: The owners in ``listed`` whose stored entries must go first: those the store may hold entries
+    #: of. A new entity has none there, so its entries are only inserted (at the bench's 20,000
+    #: records per checkpoint, 212,410 owners had entries written and 97,708 of them were new).
+    replaced: list[str] = field(default_factory=list)
     #: The scope's list entries were rebuilt (:meth:`PartitionState.relist`): the store's mark goes.
     relisted: bool = False
 
@@ -86,16 +90,9 @@ class Dirty:
     keyless: dict[str, Entry] = field(default_factory=dict)
     # Every resident entity was marked dirty to rebuild the store's lists (PartitionState.relist).
     relisted: bool = False
-    # Entities cleared from ``entities`` since the last eviction (PartitionState.evict_closed): one
-    # set holds a changed key at a time, not two (~40 B per open entity between checkpoints).
-    written: set[str] = field(default_factory=set)
 
     def clear(self) -> None:
-        if self.written:
-            self.written.update(self.entities)
-            self.entities.clear()
-        else:
-            self.written, self.entities = self.entities, set()
+        self.entities.clear()
         self.aggregates.clear()
         self.marks.clear()
         self.offsets.clear()
@@ -135,10 +132,11 @@ class PartitionState:
         self.marks: dict[str, dict[int, int]] = {}
         self.offsets: dict[str, int] = {}  # topic -> next offset to consume
         self.dirty = Dirty()
-        # Entities loaded since the last eviction: with those changed since (dirty, or written by
-        # then), only they can have stopped being resident, so eviction looks at them instead of
-        # scanning every open entity each checkpoint.
+        # Entities loaded since the last eviction: with those a checkpoint wrote as no longer
+        # resident (``_closed``), only they can have stopped being resident, so eviction looks at
+        # them instead of scanning every open entity each checkpoint.
         self._touched: set[str] = set()
+        self._closed: list[str] = []
 
     @property
     def scope_id(self) -> ScopeId:
@@ -302,6 +300,7 @@ class PartitionState:
             return None
         entities = self.entities
         marks = self.marks
+        listed, replaced = self._listed()
         return Changes(
             scope=self.scope,
             partition=self.partition,
@@ -314,21 +313,29 @@ class PartitionState:
             aggregate_deltas=[(key, n, d) for key, (n, d) in dirty.aggregate_deltas.items() if n or d],
             mark_deltas=[(code, day, count) for (code, day), count in dirty.mark_deltas.items() if count],
             offsets=[(topic, self.offsets[topic]) for topic in dirty.offsets],
-            listed=self._listed(),
+            listed=listed,
+            replaced=replaced,
             relisted=dirty.relisted,
         )
 
-    def _listed(self) -> list[tuple[str, list[Entry]]]:
-        """Entries of the changed entities that have or had some, and of keyless messages."""
+    def _listed(self) -> tuple[list[tuple[str, list[Entry]]], list[str]]:
+        """Entries of the changed entities that have or had some, and of keyless messages; and the
+        owners among them whose stored entries are to be replaced (:attr:`Changes.replaced`)."""
         found: list[tuple[str, list[Entry]]] = []
+        replaced: list[str] = []
         rules = self.rules
         for key in self.dirty.entities:
             entity = self.entities[key]
             now = entries(entity, rules)
-            if now or entity.listed:
+            if entity.listed:
                 found.append((key, now))
-        found.extend((key, [entry]) for key, entry in self.dirty.keyless.items())
-        return found
+                replaced.append(key)
+            elif now:
+                found.append((key, now))
+        for key, entry in self.dirty.keyless.items():
+            found.append((key, [entry]))
+            replaced.append(key)  # a replay may meet the message again
+        return found, replaced
 
     def committed(self, changes: Changes | None = None) -> None:
         """The store has committed ``changes`` (:meth:`changes`): nothing is dirty any more."""
@@ -338,6 +345,10 @@ class PartitionState:
                 entity = entities.get(owner)
                 if entity is not None:
                     entity.listed = bool(now)
+            # The rows say which entities are no longer resident: :meth:`evict_closed`, called next,
+            # need not ask them again. Replaced, not added to: a commit not followed by an eviction
+            # only keeps those entities in memory until they are written again.
+            self._closed = [key for key, _, resident, _ in changes.entities if not resident]
         self.dirty.clear()
 
     def relist(self) -> None:
@@ -363,20 +374,23 @@ class PartitionState:
     def evict_closed(self) -> int:
         """Drop clean entities that no longer need to be resident; returns how many were dropped.
 
-        Only entities loaded or changed since the last call are looked at; a dirty one is not
-        dropped, and is looked at again once it is written.
+        Only entities loaded since the last call, and those a committed checkpoint wrote as no
+        longer resident, are looked at; a dirty one is not dropped, and is looked at again once it
+        is written.
         """
         dirty = self.dirty.entities
         entities = self.entities
         dropped = 0
-        for candidates in (self._touched, self.dirty.written):
-            for key in candidates:
-                entity = entities.get(key)
-                if entity is not None and key not in dirty and not is_resident(entity):
-                    del entities[key]
-                    dropped += 1
+        for key in self._closed:
+            if key not in dirty and entities.pop(key, None) is not None:
+                dropped += 1
+        for key in self._touched:
+            entity = entities.get(key)
+            if entity is not None and key not in dirty and not is_resident(entity):
+                del entities[key]
+                dropped += 1
         self._touched = set()
-        self.dirty.written = set()
+        self._closed = []
         return dropped
 
     def missing(self, keys: Iterable[str]) -> list[str]:
