@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,19 +60,6 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     # after the command's closing parenthesis: state is fields[0], utime fields[11], stime fields[12]
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """SIGTERM (svmon and the Quix application both finish their batch and commit), SIGKILL after
-    ``timeout`` s, and reap; safe to call twice."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:

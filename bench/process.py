@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.dataset import GROUP_TIMINGS, Partition, Topics
-from bench.host import stop_process
 from daemon.core.state.entities import EVENT
-from daemon.tools.broker import free_port
+from daemon.tools.broker import free_port, stop_child
 
 
 @dataclass
@@ -93,7 +92,7 @@ class Svmon:
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM (finish the batch, checkpoint), SIGKILL after ``timeout``; safe to call twice."""
         if self.process is not None:
-            stop_process(self.process, timeout)
+            stop_child(self.process, timeout)
 
 
 def metric_sums(text: str, names: set[str]) -> dict[str, float]:

@@ -54,9 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.dataset import GROUP_TIMINGS, Partition, Topics, unique_group
-from bench.host import cpu_seconds, peak_rss_mib, stop_process, wait_until
+from bench.host import cpu_seconds, peak_rss_mib, wait_until
 from daemon.config import Settings
-from daemon.tools.broker import TansuBroker
+from daemon.tools.broker import TansuBroker, stop_child
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 _PROGRESS_EVERY_S = 0.5  # the child's periodic progress writes; "done" is written at once
@@ -163,9 +163,9 @@ def run_quix(
         rss = peak_rss_mib(process.pid)
         cpu = cpu_seconds(process.pid)
         committed = _wait_for_commit(broker, group, ends, done["started"], lambda: _alive(process, log_path))
-        stop_process(process)
+        stop_child(process, 60)  # it finishes its batch and commits
     finally:
-        stop_process(process, 10)
+        stop_child(process, 10)
     return QuixRun(
         version=done["version"],
         messages=config["expected"],

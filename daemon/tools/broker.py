@@ -57,6 +57,23 @@ def free_port(host: str = _HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_child(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM, SIGKILL after ``timeout`` s, and reap; also when interrupted while waiting (Ctrl-C
+    still leaves nothing behind). Does nothing for a process that has already exited."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
 def accepts_connections(host: str, port: int) -> bool:
     """Whether something accepts TCP connections on ``host:port`` right now."""
     try:
@@ -180,12 +197,7 @@ class TansuBroker:
             if process.poll() is None:
                 # A stopped process only acts on SIGTERM once continued.
                 process.send_signal(signal.SIGCONT)
-                process.terminate()
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_child(process, timeout)
             self._process = None
         if self._log is not None:
             self._log.close()

@@ -61,7 +61,7 @@ from daemon.core.timeutil import SHANGHAI
 from daemon.exceptions import EXIT_FAILURE, EXIT_OK, ConfigError, SourceError
 from daemon.reports.render import render
 from daemon.store import SqlStore, open_store
-from daemon.tools.broker import TansuBroker, free_port
+from daemon.tools.broker import TansuBroker, free_port, stop_child
 from daemon.tools.feed import DEFAULT_RATE, LiveFeed, StopRequest, live_traffic, start_incidents
 from daemon.tools.incidents import Incidents
 from daemon.tools.live import known_items
@@ -257,13 +257,7 @@ class _DaemonProcess:
 
     def stop(self, timeout: float = _DAEMON_STOP_TIMEOUT_S) -> None:
         """SIGTERM (the daemon then finishes its batch and checkpoints), SIGKILL after `timeout` s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process, timeout)
 
 
 def _daemon_environment(

@@ -46,7 +46,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -63,7 +62,7 @@ import yaml
 
 from daemon.core.timeutil import SHANGHAI
 from daemon.exceptions import SvmonError
-from daemon.tools.broker import free_port
+from daemon.tools.broker import free_port, stop_child
 
 __all__ = [
     "Binaries",
@@ -425,19 +424,9 @@ class _Server:
 
     def stop(self, timeout: float) -> None:
         """SIGTERM, SIGKILL after ``timeout`` s, and reap; also when interrupted meanwhile."""
-        process = self.process
         try:
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                except BaseException:  # Ctrl-C while waiting: still leave nothing behind
-                    process.kill()
-                    process.wait()
-                    raise
+            if self.process is not None:
+                stop_child(self.process, timeout)
         finally:
             self._close_log()
 
