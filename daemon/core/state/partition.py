@@ -327,11 +327,10 @@ class PartitionState:
         for key in self.dirty.entities:
             entity = self.entities[key]
             now = entries(entity, rules)
+            if now or entity.listed:
+                found.append((key, now))
             if entity.listed:
-                found.append((key, now))
                 replaced.append(key)
-            elif now:
-                found.append((key, now))
         for key, entry in self.dirty.keyless.items():
             found.append((key, [entry]))
             replaced.append(key)  # a replay may meet the message again
