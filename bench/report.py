@@ -16,7 +16,7 @@ from bench.phases.engine import EngineOnly, LargeStore, OpenEvents
 from bench.phases.lists import REPEATS, ListsRun
 from bench.phases.quix import QuixRun
 from bench.phases.scaling import ScalingRun
-from bench.phases.svmon import GroupRun, Profiled, Ready, Restart, SvmonRun
+from bench.phases.svmon import GroupRun, Profiled, Restart, Restarts, SvmonRun
 
 # The throughput targets (README, "Performance"): svmon at least 0.6 x the raw consume rate, and
 # ready at most 10 s after a restart.
@@ -55,7 +55,7 @@ class Results:
     raw_again: Consumed
     restart: Restart
     large_store: LargeStore | None
-    large_ready: Ready | None
+    large_ready: Restarts | None
     lists: ListsRun | None
     engine: EngineOnly
     open_events: OpenEvents
@@ -125,8 +125,9 @@ def figures(r: Results) -> dict[str, Any]:
             large_store_open=r.large_store.open,
             large_store_build_s=r.large_store.build_seconds,
             large_store_mib=r.large_store.mib,
-            large_restart_ready_s=r.large_ready.seconds,
-            large_restart_rss_mib=r.large_ready.rss_mib,
+            large_restart_ready_s=r.large_ready.median.seconds,
+            large_restart_ready_runs_s=[ready.seconds for ready in r.large_ready.runs],
+            large_restart_rss_mib=r.large_ready.median.rss_mib,
         )
     if r.lists is not None:
         f.update(_lists_figures(r.lists))
@@ -445,7 +446,8 @@ def _restart_rows(f: dict[str, Any]) -> list[Row]:
             (
                 "restart to ready, that store",
                 _fmt(f["large_restart_ready_s"], "s", ".2f"),
-                f"target ≤ {TARGET_LARGE_RESTART_S:.0f} s ({verdict});"
+                f"target ≤ {TARGET_LARGE_RESTART_S:.0f} s ({verdict}); median of"
+                f" {', '.join(f'{seconds:.2f}' for seconds in f['large_restart_ready_runs_s'])};"
                 f" RSS {_fmt(f['large_restart_rss_mib'], 'MiB', '.0f')}",
             ),
         ]
