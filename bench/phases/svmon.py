@@ -232,6 +232,7 @@ class Restarts:
 
     @property
     def median(self) -> Ready:
+        """The middle run by seconds (the upper of the two middle ones for an even count)."""
         return sorted(self.runs, key=lambda ready: ready.seconds)[len(self.runs) // 2]
 
 
@@ -241,9 +242,10 @@ def restart_on_store(
     """Start svmon on a store it did not write (``bench.phases.engine.build_large_store``) until ready,
     ``times`` times, each in a group of its own.
 
-    More than once because one start's figure moved by 2 s between runs on the same machine (2.5 s
-    in a run of its own, 4.7 s inside ``make bench``): most of it is the broker's group join (Tansu
-    answers a JoinGroup after about half the session timeout), which svmon waits out in any case.
+    More than once because one start's figure moved by 2 s on the same machine (4.7 s inside ``make
+    bench``, 2.5 s three times in a script of its own minutes later; what slowed that one start was
+    not found). Most of any start is the broker's group join, which svmon waits out like every
+    consumer: Tansu answers a JoinGroup after about half the session timeout (3 s here).
     """
     return Restarts(
         tuple(
