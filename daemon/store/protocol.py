@@ -9,13 +9,15 @@ from typing import Any, Protocol
 from daemon.core.state.partition import Changes, ScopeId, StoredScope
 from daemon.exceptions import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the tables and row formats; a store written by a newer svmon is refused, never guessed at.
 
 2: entities keyed by scope, partition and key. 3: entity rows carry their rule-dependent cells.
 4: the drill-down lists (svmon_list); erroneous slots keep their errors and Kafka coordinates,
 disclosures the fields that expose personal information. 5: a version per scope in svmon_owners,
 bumped by every checkpoint that writes the scope (what a read-ahead is checked against).
+6: a scope's aggregate cells of one day in one row (svmon_aggregate_days) instead of a row per cell;
+resident entities indexed alone.
 """
 
 StoredEntity = tuple[str, Any]  # (entity key, Entity.to_json() as parsed JSON)

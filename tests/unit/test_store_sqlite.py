@@ -244,21 +244,17 @@ def test_failed_checkpoint_writes_nothing_and_keeps_rows_dirty(store_url: str, e
     dlq = FakeDlq()
     engine.process([_message(records.event("E1", "created", START), 0)], dlq)
     state = engine.states[("events", 0)]
-    state.dirty.aggregates.add((1, "x", "y", "z"))
-    original = state.aggregate_value
-
-    def failing(key: tuple[int, str, str, str]) -> tuple[int, int]:
-        if key[1] == "x":
-            return (None, 0)  # type: ignore[return-value]  # NOT NULL: the INSERT fails mid-batch
-        return original(key)
-
-    state.aggregate_value = failing  # type: ignore[method-assign]
+    # A mark the store must refuse (NOT NULL count), written after the entity and aggregate rows.
+    state.marks["x"] = {1: None}  # type: ignore[dict-item]
+    state.dirty.marks.add(("x", 1))
     with pytest.raises(StoreError):
         engine.checkpoint(dlq)
     assert engine.store.offsets([("svmon.events", 0)]) == {}
+    assert engine.store.fetch("events", 0, ["event:E1"]) == []
+    assert list(engine.store.aggregates(0, 10**6)) == []
     assert state.dirty.offsets == {"svmon.events"}
-    state.dirty.aggregates.discard((1, "x", "y", "z"))
-    state.aggregate_value = original  # type: ignore[method-assign]
+    state.dirty.marks.discard(("x", 1))
+    del state.marks["x"]
     engine.checkpoint(dlq)
     assert engine.store.offsets([("svmon.events", 0)]) == {("svmon.events", 0): 1}
 
@@ -369,6 +365,58 @@ def test_a_version_4_store_gets_scope_versions_that_checkpoints_bump(
     reader.process([_message(records.event("E2", "created", START), 1)], dlq)
     reader.checkpoint(dlq)
     assert reader.store.version("events", 0) == 1
+
+
+def test_a_version_5_store_gets_a_row_per_day_for_its_cells(store_url: str, engines: list[Engine]) -> None:
+    """Schema 6 keeps a scope's aggregate cells of one day in one row: a version 5 store's rows, one
+    per cell, are moved there when it is opened; restore and reports read the same counts, and a late
+    record adds to a moved day's cells."""
+    recent = records.at(date(2025, 5, 6))  # in the clock's year: held in memory (START is not)
+    writer = _engine(store_url, ("events", 0), ("inspections", 0))
+    dlq = FakeDlq()
+    writer.process(
+        [
+            _message(records.event("E1", "created", START), 0),
+            _message(records.event("E1", "handled", START + timedelta(hours=2)), 1),
+            _message(records.event("E2", "created", recent), 2),
+            _message(records.inspection("R1", "I1", recent), 0, key=b"I1"),
+        ],
+        dlq,
+    )
+    writer.checkpoint(dlq)
+    in_memory = {scope: state.aggregates for scope, state in writer.states.items()}
+    assert all(in_memory.values())
+    reported = sorted(writer.store.aggregates(*EVERYTHING))
+    assert isinstance(writer.store, SqlStore)
+    store = writer.store
+    store._execute(sql_module._CELLS_OF_VERSION_5)
+    days = store._execute("SELECT scope, part, day, cells FROM svmon_aggregate_days").fetchall()
+    assert {(scope, part) for scope, part, _, _ in days} == {("events", 0), ("inspections", 0)}
+    assert {day for _, _, day, _ in days} == {START.date().toordinal(), recent.date().toordinal()}
+    insert = "INSERT INTO svmon_aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    for scope, part, day, cells in days:
+        for cell in json.loads(cells):
+            store._execute(insert, (scope, part, day, *cell))
+    store._execute("DELETE FROM svmon_aggregate_days")
+    store._execute("UPDATE svmon_meta SET value = '5' WHERE name = 'schema_version'")
+    store._connection.commit()
+    store.close()
+
+    reader = _engine(store_url, ("events", 0), ("inspections", 0))
+    engines.append(reader)
+    assert reader.store.migrated_from == 5
+    assert {scope: state.aggregates for scope, state in reader.states.items()} == in_memory
+    assert sorted(reader.store.aggregates(*EVERYTHING)) == reported
+    assert isinstance(reader.store, SqlStore)
+    with pytest.raises(Exception, match="svmon_aggregates"):
+        reader.store._execute("SELECT * FROM svmon_aggregates")
+    reader.store._rollback()
+    handling = ("event_handling_rate", "330200.scjgj", "330200")
+    day = START.date().toordinal()
+    assert report_counts(reader.store, reader.rules, day, day, START.timestamp())[handling] == [1, 1]
+    reader.process([_message(records.event("E3", "created", START), 3)], dlq)  # late: its day is stored
+    reader.checkpoint(dlq)
+    assert report_counts(reader.store, reader.rules, day, day, START.timestamp())[handling] == [1, 2]
 
 
 # --- SQLite only ------------------------------------------------------------------------------------

@@ -31,22 +31,24 @@ from daemon.core.state.entities import (
 from daemon.core.state.slots import Slot
 
 ScopeId = tuple[str, int]  # (scope name, partition number)
+DayCell = tuple[str, str, str, int, int]  # (indicator, department, division, numerator, denominator)
 
 
 @dataclass(frozen=True)
 class Changes:
     """What one scope changed since its last checkpoint, as the rows a store writes.
 
-    ``entities``: (key, kind, resident, JSON-ready row); ``aggregates`` and ``marks`` hold absolute
-    values; ``aggregate_deltas`` and ``mark_deltas`` are for days before the resident window, which
-    live in the store only, and are added to the stored rows; ``offsets``: (topic, next offset);
+    ``entities``: (key, kind, resident, JSON-ready row); ``aggregate_days`` holds every cell of each
+    changed day, absolute: a store keeps a scope's day as one row and replaces it whole; ``marks``
+    holds absolute counts; ``aggregate_deltas`` and ``mark_deltas`` are for days before the resident
+    window, which live in the store only, and are added to the stored rows; ``offsets``: (topic, next offset);
     ``listed``: the drill-down list entries to replace (``daemon.core.listing``).
     """
 
     scope: str
     partition: int
     entities: list[tuple[str, str, bool, list[Any]]]
-    aggregates: list[tuple[AggKey, int, int]]
+    aggregate_days: list[tuple[int, list[DayCell]]]
     marks: list[tuple[str, int, int]]
     aggregate_deltas: list[tuple[AggKey, int, int]]
     mark_deltas: list[tuple[str, int, int]]
@@ -80,7 +82,7 @@ class Dirty:
     """Keys changed since the last checkpoint."""
 
     entities: set[str] = field(default_factory=set)
-    aggregates: set[AggKey] = field(default_factory=set)
+    aggregates: set[int] = field(default_factory=set)  # days whose cells changed
     marks: set[Mark] = field(default_factory=set)
     offsets: set[str] = field(default_factory=set)
     # Changes to days before the resident window: not held in memory, added to the stored rows.
@@ -275,7 +277,7 @@ class PartitionState:
                 cell = by_group[group] = [0, 0]
             cell[0] += sign * numerator
             cell[1] += sign * denominator
-            dirty.add(key)
+            dirty.add(day)
 
     def _add_marks(self, marks: Iterable[Mark], sign: int) -> None:
         first_day = self.resident_from
@@ -299,6 +301,7 @@ class PartitionState:
         if not dirty:
             return None
         entities = self.entities
+        aggregates = self.aggregates
         marks = self.marks
         listed, replaced = self._listed()
         return Changes(
@@ -308,7 +311,10 @@ class PartitionState:
                 (key, entity.kind, is_resident(entity), entity.to_json())
                 for key, entity in ((key, entities[key]) for key in dirty.entities)
             ],
-            aggregates=[(key, *self.aggregate_value(key)) for key in dirty.aggregates],
+            aggregate_days=[
+                (day, [(*group, cell[0], cell[1]) for group, cell in aggregates[day].items()])
+                for day in dirty.aggregates
+            ],
             marks=[(code, day, marks.get(code, {}).get(day, 0)) for code, day in dirty.marks],
             aggregate_deltas=[(key, n, d) for key, (n, d) in dirty.aggregate_deltas.items() if n or d],
             mark_deltas=[(code, day, count) for (code, day), count in dirty.mark_deltas.items() if count],
@@ -364,11 +370,6 @@ class PartitionState:
             self.load_aggregate(cell, numerator, denominator)
         for item_code, day, count in stored.marks:
             self.load_mark(item_code, day, count)
-
-    def aggregate_value(self, key: AggKey) -> tuple[int, int]:
-        day, indicator, department, division = key
-        cell = self.aggregates.get(day, {}).get((indicator, department, division))
-        return (0, 0) if cell is None else (cell[0], cell[1])
 
     def evict_closed(self) -> int:
         """Drop clean entities that no longer need to be resident; returns how many were dropped.
