@@ -11,7 +11,7 @@ ratios are taken only by whoever shows them, and a zero denominator is undefined
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from daemon.core.state.entities import (
     ACCURACY,
@@ -55,10 +55,11 @@ VIOLATIONS: Final = (
 
 Group = tuple[str, str, str]  # (indicator, department, division)
 Counts = dict[Group, list[int]]
+_Cell = TypeVar("_Cell", bound=tuple[Any, ...])
 
 
-def bump(counts: Counts, group: Group, numerator: int, denominator: int) -> None:
-    """Add a numerator/denominator pair to a group's cell."""
+def bump(counts: dict[_Cell, list[int]], group: _Cell, numerator: int, denominator: int) -> None:
+    """Add a numerator/denominator pair to a group's cell (a :data:`Group`, or one with its day)."""
     cell = counts.get(group)
     if cell is None:
         counts[group] = [numerator, denominator]

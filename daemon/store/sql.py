@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from daemon.core.indicators import Counts, Group, bump
 from daemon.core.state.partition import Changes, DayCell, ScopeId, StoredScope
 from daemon.exceptions import StoreError, StoreVersionError
 from daemon.store.protocol import SCHEMA_VERSION, EntryQuery, FencedError, StoredEntity, StoredEntry
@@ -137,6 +138,8 @@ _UPSERT_META = (
 )
 
 EPOCH_QUERY = "SELECT epoch FROM svmon_owners WHERE scope = ? AND part = ?"
+# Values asked at a time in one ``IN (...)`` (a statement's parameters are bounded: SQLite's 32,766).
+_IN_CHUNK = 500
 # Rows fetched at a time on restore: large enough that the per-batch cost vanishes, small enough
 # that a batch of raw rows (~250 B each) stays a few MiB.
 _RESTORE_BATCH = 10_000
@@ -378,21 +381,27 @@ class SqlStore:
     def fetch(self, scope: str, partition: int, keys: Sequence[str]) -> list[StoredEntity]:
         if not keys:
             return []
-        found: list[StoredEntity] = []
         try:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ", ".join("?" * len(chunk))
-                query = (
-                    "SELECT key, data FROM svmon_entities"  # noqa: S608 - only placeholders are interpolated
-                    f" WHERE scope = ? AND part = ? AND key IN ({marks})"
-                )
-                rows = self._execute(query, [scope, partition, *chunk])
-                found.extend((key, orjson.loads(data)) for key, data in rows)
+            rows = self._scope_rows("SELECT key, data FROM svmon_entities", "key", scope, partition, keys)
+            found: list[StoredEntity] = [(key, orjson.loads(data)) for key, data in rows]
             self._connection.commit()
         except Exception as exc:
             self._rollback()
             raise StoreError(f"cannot read entities from {self.url}: {exc}") from exc
+        return found
+
+    def _scope_rows(
+        self, select: str, column: str, scope: str, partition: int, values: Sequence[Any]
+    ) -> list[Any]:
+        """``select`` (a query without WHERE) for the scope's rows whose ``column`` is in ``values``,
+        asked :data:`_IN_CHUNK` values at a time. ``select`` and ``column`` are this module's
+        constants; the values go in as parameters only."""
+        found: list[Any] = []
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = list(values[start : start + _IN_CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            query = f"{select} WHERE scope = ? AND part = ? AND {column} IN ({marks})"
+            found.extend(self._execute(query, [scope, partition, *chunk]))
         return found
 
     # --- checkpoint -------------------------------------------------------------------------------
@@ -480,30 +489,18 @@ class SqlStore:
         instance's alone until COMMIT.
         """
         scope, part = change.scope, change.partition
-        added: dict[int, dict[tuple[str, str, str], list[int]]] = {}
+        added: dict[int, list[tuple[Group, int, int]]] = {}
         for (day, indicator, department, division), numerator, denominator in change.aggregate_deltas:
-            cell = added.setdefault(day, {}).setdefault((indicator, department, division), [0, 0])
-            cell[0] += numerator
-            cell[1] += denominator
-        stored: dict[int, list[DayCell]] = {}
-        days = sorted(added)
-        for start in range(0, len(days), 500):
-            chunk = days[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            query = (
-                "SELECT day, cells FROM svmon_aggregate_days"  # noqa: S608 - only placeholders are interpolated
-                f" WHERE scope = ? AND part = ? AND day IN ({marks})"
-            )
-            stored.update(
-                (int(day), orjson.loads(cells)) for day, cells in self._execute(query, [scope, part, *chunk])
-            )
+            added.setdefault(day, []).append(((indicator, department, division), numerator, denominator))
+        stored = self._scope_rows(
+            "SELECT day, cells FROM svmon_aggregate_days", "day", scope, part, sorted(added)
+        )
+        cells_of = {int(day): orjson.loads(cells) for day, cells in stored}
         rows: list[Sequence[Any]] = []
         for day, deltas in added.items():
-            cells = {(i, dep, div): [n, d] for i, dep, div, n, d in stored.get(day, ())}
-            for group, (numerator, denominator) in deltas.items():
-                total = cells.setdefault(group, [0, 0])
-                total[0] += numerator
-                total[1] += denominator
+            cells: Counts = {(i, dep, div): [n, d] for i, dep, div, n, d in cells_of.get(day, ())}
+            for group, numerator, denominator in deltas:
+                bump(cells, group, numerator, denominator)
             rows.append((scope, part, day, _dumps([(*group, n, d) for group, (n, d) in cells.items()])))
         return rows
 
@@ -542,9 +539,7 @@ class SqlStore:
         )
         for day, cells in rows:
             for indicator, department, division, numerator, denominator in orjson.loads(cells):
-                total = totals.setdefault((int(day), indicator, department, division), [0, 0])
-                total[0] += numerator
-                total[1] += denominator
+                bump(totals, (int(day), indicator, department, division), numerator, denominator)
         for (day, indicator, department, division), (numerator, denominator) in sorted(totals.items()):
             yield day, indicator, department, division, numerator, denominator
 
