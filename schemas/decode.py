@@ -78,6 +78,10 @@ Decoded = Accepted | Rejected
 
 # Every message value is validated with this union (the bench's validating consumer uses it too).
 RECORD_ADAPTER: TypeAdapter[Record] = TypeAdapter(Annotated[Record, Field(discriminator="schema_")])
+# The adapter's core validator, called directly on the valid path: TypeAdapter.validate_json is a
+# Python wrapper that forwards its arguments (~0.3-0.5 us a message). The adapter is built eagerly,
+# so this is the real validator, never a deferred stand-in.
+_VALIDATE_JSON: Final = RECORD_ADAPTER.validator.validate_json
 _AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 _DATE: TypeAdapter[date] = TypeAdapter(date)
 
@@ -124,7 +128,7 @@ def decode(
         )
     try:
         # by_name=False: only the wire name `schema` is accepted, never the Python name `schema_`.
-        record = RECORD_ADAPTER.validate_json(value, by_alias=True, by_name=False)
+        record: Record = _VALIDATE_JSON(value, by_alias=True, by_name=False)
     except ValidationError as exc:
         return _classify_failure(value, exc, ingested_at, registry)
     errors = _context_errors(record, _latest_allowed(ingested_at), registry)

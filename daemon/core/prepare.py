@@ -124,8 +124,8 @@ class Pipeline:
         return self._rejected(message, decoded, fingerprint, day_of(ingested_at))
 
     def _accepted(self, message: Message, record: Record, fingerprint: int, key_mismatch: bool) -> Prepared:
-        ident, name, slot = _SLOT_BUILDERS[type(record)](record, fingerprint, self.registry)
-        kind = streams.BY_SCHEMA[record.SCHEMA].kind
+        kind, build = _SLOT_BUILDERS[type(record)]
+        ident, name, slot = build(record, fingerprint, self.registry)
         department = record.department or ""
         return Prepared(message, record.SCHEMA, department, kind, ident, name, slot, None, None, key_mismatch)
 
@@ -240,13 +240,17 @@ def _request_slot(record: DisclosureRequestRecord, fingerprint: int, registry: R
     return record.request_id, record.action, slot
 
 
-# Keyed by the exact model class (a record is an instance of exactly one), so each builder gets its type.
-_SLOT_BUILDERS: Final[dict[type[Record], Callable[[Any, int, Registry], _Built]]] = {
-    EventRecord: _event_slot,
-    InspectionRecord: _inspection_slot,
-    ItemRecord: _item_slot,
-    DisclosureRecord: _disclosure_slot,
-    DisclosureRequestRecord: _request_slot,
+# Keyed by the exact model class (a record is an instance of exactly one), so each builder gets its
+# type; with the entity kind of its stream, looked up once here rather than per message.
+_SLOT_BUILDERS: Final[dict[type[Record], tuple[str, Callable[[Any, int, Registry], _Built]]]] = {
+    model: (streams.BY_SCHEMA[model.SCHEMA].kind, builder)
+    for model, builder in (
+        (EventRecord, _event_slot),
+        (InspectionRecord, _inspection_slot),
+        (ItemRecord, _item_slot),
+        (DisclosureRecord, _disclosure_slot),
+        (DisclosureRequestRecord, _request_slot),
+    )
 }
 
 

@@ -222,6 +222,28 @@ def test_only_ruled_numerators_depend_on_the_rules() -> None:
     assert changed == RULED
 
 
+def test_every_kind_stores_exactly_the_ruled_cells_of_its_share() -> None:
+    """``ruled()`` (what a row keeps of the share) is the ``RULED`` cells of the share, for every
+    entity of a generated scenario: the kinds that skip the walk over their cells (inspections,
+    catalogue items) must really have none, and events spell theirs out."""
+    pipeline = Pipeline(load_registry(None), 1 << 20)
+    state = PartitionState("all", 0, RULES)
+    for message in records.scenario_messages(11, scale=0.02):
+        prepared = pipeline.prepare(message, datetime.now(UTC))
+        if prepared.slot is not None and prepared.kind is not None:
+            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    kinds: set[str] = set()
+    for entity in state.entities.values():
+        expected = sorted(
+            [*key, numerator, denominator]
+            for key, (numerator, denominator) in entity.contribution.counts.items()
+            if key[1] in RULED
+        )
+        assert sorted(entity.ruled()) == expected, entity.key
+        kinds.add(entity.kind)
+    assert kinds == {"event", "inspection", "item", "disclosure", "request"}
+
+
 def _cells(state: PartitionState) -> dict[AggKey, tuple[int, int]]:
     return {
         (day, *group): (cell[0], cell[1])
