@@ -197,6 +197,17 @@ def _rules(deadline: float, working_days: int) -> Rules:
     return Rules(lambda day, n: deadline, lambda start, end: working_days, RULES.sla_working_days, 7, 3)
 
 
+def _scenario_state() -> PartitionState:
+    """One state holding every entity of a small generated scenario (every kind)."""
+    pipeline = Pipeline(load_registry(None), 1 << 20)
+    state = PartitionState("all", 0, RULES)
+    for message in records.scenario_messages(11, scale=0.02):
+        prepared = pipeline.prepare(message, datetime.now(UTC))
+        if prepared.slot is not None and prepared.kind is not None:
+            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    return state
+
+
 def test_only_ruled_numerators_depend_on_the_rules() -> None:
     """What a stored entity keeps of its share (``RULED``) is all that other rules can change.
 
@@ -204,12 +215,7 @@ def test_only_ruled_numerators_depend_on_the_rules() -> None:
     rules where everything is on time: the cell keys and denominators agree, numerators differ only
     in ``RULED`` series, and they do differ there (or this test would show nothing).
     """
-    pipeline = Pipeline(load_registry(None), 1 << 20)
-    state = PartitionState("all", 0, RULES)
-    for message in records.scenario_messages(11, scale=0.02):
-        prepared = pipeline.prepare(message, datetime.now(UTC))
-        if prepared.slot is not None and prepared.kind is not None:
-            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    state = _scenario_state()
     late, on_time = _rules(0.0, 10_000), _rules(float("inf"), 0)
     changed: set[str] = set()
     for entity in state.entities.values():
@@ -226,12 +232,7 @@ def test_every_kind_stores_exactly_the_ruled_cells_of_its_share() -> None:
     """``ruled()`` (what a row keeps of the share) is the ``RULED`` cells of the share, for every
     entity of a generated scenario: the kinds that skip the walk over their cells (inspections,
     catalogue items) must really have none, and events spell theirs out."""
-    pipeline = Pipeline(load_registry(None), 1 << 20)
-    state = PartitionState("all", 0, RULES)
-    for message in records.scenario_messages(11, scale=0.02):
-        prepared = pipeline.prepare(message, datetime.now(UTC))
-        if prepared.slot is not None and prepared.kind is not None:
-            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    state = _scenario_state()
     kinds: set[str] = set()
     for entity in state.entities.values():
         expected = sorted(
@@ -304,12 +305,7 @@ def test_a_reload_under_other_rules_takes_back_exactly_what_was_stored() -> None
 
 def test_every_kind_loads_from_its_row_as_it_was() -> None:
     """A row written with orjson loads as the entity it was: every kind, and erroneous slots."""
-    pipeline = Pipeline(load_registry(None), 1 << 20)
-    state = PartitionState("all", 0, RULES)
-    for message in records.scenario_messages(11, scale=0.02):
-        prepared = pipeline.prepare(message, datetime.now(UTC))
-        if prepared.slot is not None and prepared.kind is not None:
-            state.apply(prepared.kind, prepared.ident, prepared.slot_name, prepared.slot)
+    state = _scenario_state()
     errors = ErrorData("event", (("invalid_field", "at"), ("missing", None)), "svmon.events", 1, 42)
     state.apply("event", "E-err", "signed", Slot(2, 7, False, DAY, "330200.scjgj", "330200", errors))
     kinds = set()
